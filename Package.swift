@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, each importing only those below it:
+//   tagcache-server -> TagCache (library product) -> Server -> Commands -> Store -> RESP
+// CTagCacheSys wraps the few system calls Glibc's module does not import cleanly
+// (epoll's packed event struct, long double formatting).
+let optimized: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
+
+let package = Package(
+    name: "TagCache",
+    products: [
+        .library(name: "TagCache", targets: ["TagCache"]),
+        .executable(name: "tagcache-server", targets: ["tagcache-server"]),
+    ],
+    targets: [
+        .target(name: "CTagCacheSys"),
+        .target(name: "RESP", dependencies: ["CTagCacheSys"], swiftSettings: optimized),
+        .target(name: "Store", dependencies: ["RESP", "CTagCacheSys"], swiftSettings: optimized),
+        .target(name: "Commands", dependencies: ["Store", "RESP", "CTagCacheSys"], swiftSettings: optimized),
+        .target(name: "Server", dependencies: ["Commands", "Store", "RESP", "CTagCacheSys"], swiftSettings: optimized),
+        .target(name: "TagCache", dependencies: ["Server"]),
+        .executableTarget(name: "tagcache-server", dependencies: ["TagCache"]),
+        .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
+        .testTarget(name: "ServerTests", dependencies: ["TagCache"]),
+    ]
+)

@@ -1,0 +1,56 @@
+#ifndef CTAGCACHESYS_H
+#define CTAGCACHESYS_H
+#include <stdint.h>
+#include <stddef.h>
+
+/// One ready event from epoll, unpacked (the kernel's struct is packed on x86_64,
+/// which Swift cannot import as a plain struct).
+typedef struct tc_event {
+    int32_t fd;
+    uint32_t events;
+} tc_event;
+
+enum {
+    TC_EPOLLIN = 0x001,
+    TC_EPOLLOUT = 0x004,
+    TC_EPOLLERR = 0x008,
+    TC_EPOLLHUP = 0x010,
+    TC_EPOLLRDHUP = 0x2000,
+};
+
+int tc_epoll_create(void);
+/// op: 0 add, 1 modify, 2 delete.
+int tc_epoll_ctl(int epfd, int op, int fd, uint32_t events);
+/// Waits for events and unpacks up to max of them into out. Returns count or -1.
+int tc_epoll_wait(int epfd, tc_event *out, int max, int timeout_ms);
+
+int tc_eventfd(void);
+void tc_eventfd_signal(int fd);
+void tc_eventfd_drain(int fd);
+
+/// Formats like Redis's ld2string(LD_STR_HUMAN): %.17Lg with trailing zeros removed.
+/// Returns the length, or 0 when the value does not fit.
+int tc_format_long_double(char *buf, size_t len, long double value);
+/// Formats like Redis's "%.17g".
+int tc_format_double(char *buf, size_t len, double value);
+/// Parses like Redis's string2ld: whole string, no spaces, not NaN. Returns 1 on success.
+int tc_parse_long_double(const char *s, size_t len, long double *out);
+/// Parses like Redis's string2d (strtod, whole string, no leading space, not NaN). 1 on success.
+int tc_parse_double(const char *s, size_t len, double *out);
+
+/// Sets up a listening TCP socket. Returns fd or -errno.
+int tc_listen(const char *host, int port, int backlog, int *bound_port);
+int tc_accept(int fd, char *addrbuf, size_t addrlen, int *port);
+int tc_set_keepalive(int fd, int seconds);
+int tc_sock_name(int fd, int peer, char *addrbuf, size_t addrlen, int *port);
+
+/// Resident set size of this process in bytes (from /proc/self/statm).
+int64_t tc_rss_bytes(void);
+/// Bytes handed out by malloc right now (mallinfo2).
+int64_t tc_malloc_used(void);
+/// Size of a malloc'd block as malloc sees it.
+size_t tc_malloc_usable(void *p);
+double tc_cpu_user_seconds(void);
+double tc_cpu_sys_seconds(void);
+
+#endif

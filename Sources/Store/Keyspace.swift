@@ -1,0 +1,131 @@
+/// The whole store: `databases` logical databases split over a power-of-two number of shards.
+/// A key's shard comes from the high bits of its hash, its slot from the low 32 bits.
+public final class Keyspace: @unchecked Sendable {
+    public let shards: [Shard]
+    public let shardBits: Int
+    public let databases: Int
+    public let clock: Clock
+
+    public init(shards: Int = 16, databases: Int = 16, clock: Clock = Clock()) {
+        var bits = 0
+        while (1 << bits) < max(shards, 1) { bits += 1 }
+        shardBits = bits
+        self.databases = databases
+        self.clock = clock
+        self.shards = (0..<(1 << bits)).map { Shard(index: $0, databases: databases) }
+    }
+
+    public var shardCount: Int { shards.count }
+
+    /// The 64-bit hash of a key.
+    @inlinable @inline(__always)
+    public func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        KeyHash.hash(UnsafeRawPointer(key.baseAddress), key.count)
+    }
+
+    /// Shard index for a full hash.
+    @inlinable @inline(__always)
+    public func shardIndex(_ h: UInt64) -> Int {
+        shardBits == 0 ? 0 : Int(truncatingIfNeeded: h >> UInt64(64 - shardBits))
+    }
+
+    /// Locks every shard in ascending order (FLUSHALL, MULTI/EXEC, multi-key commands).
+    public func lockAll() { for s in shards { s.lock() } }
+    public func unlockAll() { for s in shards.reversed() { s.unlock() } }
+
+    /// Keys in db (locks each shard briefly).
+    public func count(db: Int) -> Int {
+        var n = 0
+        for s in shards {
+            s.lock()
+            n += s.existingTable(db)?.count ?? 0
+            s.unlock()
+        }
+        return n
+    }
+
+    /// (keys, keys with a deadline) per database, for INFO keyspace.
+    public func keyspaceSummary() -> [(keys: Int, expires: Int)] {
+        var out = Array(repeating: (keys: 0, expires: 0), count: databases)
+        for s in shards {
+            s.lock()
+            for db in 0..<databases {
+                if let t = s.existingTable(db) {
+                    out[db].keys += t.count
+                    out[db].expires += t.volatileCount
+                }
+            }
+            s.unlock()
+        }
+        return out
+    }
+
+    /// Summed shard counters.
+    public func stats() -> ShardStats {
+        var total = ShardStats()
+        for s in shards {
+            s.lock()
+            total.keyspaceHits += s.stats.keyspaceHits
+            total.keyspaceMisses += s.stats.keyspaceMisses
+            total.expiredKeys += s.stats.expiredKeys
+            total.evictedKeys += s.stats.evictedKeys
+            s.unlock()
+        }
+        return total
+    }
+
+    public func resetStats() {
+        for s in shards {
+            s.lock()
+            s.stats = ShardStats()
+            s.unlock()
+        }
+    }
+
+    /// Bytes held by entries and tables.
+    public func memoryBytes() -> Int {
+        var n = 0
+        for s in shards {
+            s.lock()
+            for db in 0..<databases { n += s.existingTable(db)?.memoryBytes ?? 0 }
+            s.unlock()
+        }
+        return n
+    }
+
+    /// One round of active expiry: each shard, each database, up to `budgetPerShard` slots,
+    /// one shard lock at a time so requests are never stalled for long. Returns keys removed.
+    @discardableResult
+    public func activeExpireCycle(budgetPerShard: Int = 4096) -> Int {
+        var removed = 0
+        for s in shards {
+            s.lock()
+            let now = clock.nowMs()
+            for db in 0..<databases {
+                // Keep sweeping a table while most of what we visit is expired.
+                var rounds = 0
+                while rounds < 16 {
+                    let (visited, r) = s.sweepExpired(db: db, now: now, budget: budgetPerShard)
+                    removed += r
+                    rounds += 1
+                    if visited == 0 || r * 4 < visited { break }
+                }
+            }
+            s.unlock()
+        }
+        return removed
+    }
+
+    /// Drops every key in db (all shards, locked in order so no reader sees half of it).
+    public func flush(db: Int) {
+        lockAll()
+        for s in shards { s.flush(db) }
+        unlockAll()
+    }
+
+    public func flushAll() {
+        lockAll()
+        for s in shards { for db in 0..<databases { s.flush(db) } }
+        unlockAll()
+    }
+}

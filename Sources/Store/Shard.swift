@@ -1,0 +1,102 @@
+/// A slice of the keyspace with its own lock: one table per database (created on first use)
+/// and the counters of what happened in it. Everything here is touched only under `lock`.
+public final class Shard: @unchecked Sendable {
+    public let index: Int
+    public let mutex = ShardLock()
+    @usableFromInline var tables: [Table?]
+    /// Where the active-expiry sweep resumes, per database.
+    var expireCursor: [Int]
+
+    public var stats = ShardStats()
+
+    init(index: Int, databases: Int) {
+        self.index = index
+        tables = Array(repeating: nil, count: databases)
+        expireCursor = Array(repeating: 0, count: databases)
+    }
+
+    @inline(__always) public func lock() { mutex.lock() }
+    @inline(__always) public func unlock() { mutex.unlock() }
+
+    /// The table of db, created when first needed.
+    @inlinable @inline(__always)
+    public func table(_ db: Int) -> Table {
+        if let t = tables[db] { return t }
+        let t = Table()
+        tables[db] = t
+        return t
+    }
+
+    /// The table of db if it exists.
+    @inlinable @inline(__always)
+    public func existingTable(_ db: Int) -> Table? { tables[db] }
+
+    /// The slot of a live key, or -1. An expired key is removed on the way (lazy expiry) and
+    /// counted in expired_keys, so no read ever sees it.
+    @inlinable @inline(__always)
+    public func liveSlot(_ t: Table, _ key: UnsafeBufferPointer<UInt8>, hash: UInt32, now: Int64) -> Int {
+        let slot = t.find(key, hash: hash)
+        if slot < 0 { return -1 }
+        let d = t.entry(at: slot).deadline
+        if d != 0 && d <= now {
+            expire(t, slot)
+            return -1
+        }
+        return slot
+    }
+
+    /// Removes an expired entry, counting it.
+    @usableFromInline
+    func expire(_ t: Table, _ slot: Int) {
+        let e = t.detach(at: slot)
+        stats.expiredKeys += 1
+        onRemove?(e)
+        e.free()
+    }
+
+    /// Called with each entry removed by expiry (for WATCH and tags, later layers).
+    public var onRemove: ((Entry) -> Void)?
+
+    /// Swaps the tables of two databases (SWAPDB).
+    public func swapTables(_ a: Int, _ b: Int) { tables.swapAt(a, b) }
+
+    /// Drops every key of db.
+    public func flush(_ db: Int) {
+        if let t = tables[db] { tables[db] = nil; _ = t }
+    }
+
+    /// Removes up to `budget` expired keys of db starting where the last sweep stopped.
+    /// Returns (slots visited, keys removed).
+    func sweepExpired(db: Int, now: Int64, budget: Int) -> (Int, Int) {
+        guard let t = tables[db], t.volatileCount > 0 else { return (0, 0) }
+        var i = expireCursor[db] & t.mask
+        var visited = 0
+        var removed = 0
+        let limit = min(budget, t.capacity)
+        while visited < limit {
+            if let p = t.slots[i] {
+                let d = Entry(p).deadline
+                if d != 0 && d <= now {
+                    expire(t, i)
+                    removed += 1
+                    visited += 1
+                    continue // the hole may have been refilled by a later entry
+                }
+            }
+            i = (i + 1) & t.mask
+            visited += 1
+        }
+        expireCursor[db] = i
+        if t.count == 0 { tables[db] = nil } else { t.shrinkIfSparse() }
+        return (visited, removed)
+    }
+}
+
+/// Counters kept per shard (no shared cache line on the request path); INFO sums them.
+public struct ShardStats: Sendable {
+    public var keyspaceHits = 0
+    public var keyspaceMisses = 0
+    public var expiredKeys = 0
+    public var evictedKeys = 0
+    public init() {}
+}

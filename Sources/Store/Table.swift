@@ -1,0 +1,189 @@
+import Glibc
+
+/// One database's keys inside one shard: an open-addressing table of entry pointers with linear
+/// probing and backward-shift deletion (no tombstones). A key's home slot is `hash & mask`; it
+/// always sits in the run of occupied slots starting at its home, which is what lets SCAN walk
+/// home slots in reverse-binary order and keep Redis's guarantee across resizes.
+public final class Table {
+    @usableFromInline var slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    @usableFromInline var mask: Int
+    public private(set) var count = 0
+    /// Entries with a deadline.
+    public internal(set) var volatileCount = 0
+    /// Bytes malloc holds for entries and slots.
+    public internal(set) var memoryBytes = 0
+
+    public init(capacity: Int = 8) {
+        var c = 8
+        while c < capacity { c <<= 1 }
+        slots = .allocate(capacity: c)
+        slots.initialize(repeating: nil, count: c)
+        mask = c - 1
+        memoryBytes = c * 8
+    }
+
+    deinit {
+        clear()
+        slots.deallocate()
+    }
+
+    public var capacity: Int { mask + 1 }
+
+    /// The slot holding key, or -1.
+    @inlinable @inline(__always)
+    public func find(_ key: UnsafeBufferPointer<UInt8>, hash: UInt32) -> Int {
+        var i = Int(hash) & mask
+        while let p = slots[i] {
+            if Entry(p).keyEquals(key, hash: hash) { return i }
+            i = (i + 1) & mask
+        }
+        return -1
+    }
+
+    @inlinable @inline(__always)
+    public func entry(at slot: Int) -> Entry { Entry(slots[slot]!) }
+
+    /// Puts a new entry in (the key must not be present).
+    public func insert(_ e: Entry) {
+        if (count + 1) * 4 > capacity * 3 { resize(capacity * 2) }
+        var i = Int(e.hash) & mask
+        while slots[i] != nil { i = (i + 1) & mask }
+        slots[i] = e.raw
+        count += 1
+        if e.hasDeadline { volatileCount += 1 }
+        memoryBytes += e.allocatedSize
+    }
+
+    /// Swaps the entry at slot for e (same key), freeing the old one.
+    public func replace(at slot: Int, with e: Entry) {
+        let old = entry(at: slot)
+        account(removing: old)
+        slots[slot] = e.raw
+        if e.hasDeadline { volatileCount += 1 }
+        memoryBytes += e.allocatedSize
+        if old.raw != e.raw { old.free() }
+    }
+
+    /// Call before changing an entry in place (deadline, size) and `didUpdate` after, so the
+    /// volatile count and memory figures stay true.
+    @inline(__always) public func willUpdate(_ e: Entry) { account(removing: e) }
+    @inline(__always) public func didUpdate(_ e: Entry, at slot: Int) {
+        slots[slot] = e.raw
+        if e.hasDeadline { volatileCount += 1 }
+        memoryBytes += e.allocatedSize
+    }
+
+    @inline(__always) func account(removing e: Entry) {
+        if e.hasDeadline { volatileCount -= 1 }
+        memoryBytes -= e.allocatedSize
+    }
+
+    /// Removes the entry at slot and returns it without freeing it.
+    @discardableResult
+    public func detach(at slot: Int) -> Entry {
+        let e = entry(at: slot)
+        account(removing: e)
+        count -= 1
+        // Backward-shift: pull later members of the run into the hole when their home allows.
+        var hole = slot
+        var j = (slot + 1) & mask
+        while let p = slots[j] {
+            let home = Int(Entry(p).hash) & mask
+            // Move p into the hole if its home is not in (hole, j] cyclically.
+            let distHole = (j - hole) & mask
+            let distHome = (j - home) & mask
+            if distHome >= distHole {
+                slots[hole] = p
+                hole = j
+            }
+            j = (j + 1) & mask
+        }
+        slots[hole] = nil
+        return e
+    }
+
+    /// Removes and frees the entry at slot.
+    public func remove(at slot: Int) { detach(at: slot).free() }
+
+    /// Frees every entry.
+    public func clear() {
+        for i in 0...mask {
+            if let p = slots[i] { Entry(p).free(); slots[i] = nil }
+        }
+        count = 0
+        volatileCount = 0
+        memoryBytes = capacity * 8
+    }
+
+    /// Halves the table while it is mostly empty; called between operations, never while a
+    /// walk over slots is in progress.
+    public func shrinkIfSparse() {
+        var c = capacity
+        while c > 8 && count * 8 < c { c /= 2 }
+        if c < capacity { resize(max(c * 2, 8)) }
+    }
+
+    func resize(_ newCap: Int) {
+        let old = slots
+        let oldCap = capacity
+        slots = .allocate(capacity: newCap)
+        slots.initialize(repeating: nil, count: newCap)
+        mask = newCap - 1
+        for i in 0..<oldCap {
+            if let p = old[i] {
+                var j = Int(Entry(p).hash) & mask
+                while slots[j] != nil { j = (j + 1) & mask }
+                slots[j] = p
+            }
+        }
+        old.deallocate()
+        memoryBytes += (newCap - oldCap) * 8
+    }
+
+    /// Visits, in slot order, every live slot; body returns false to stop.
+    public func forEachSlot(_ body: (Int, Entry) -> Bool) {
+        for i in 0...mask {
+            if let p = slots[i] { if !body(i, Entry(p)) { return } }
+        }
+    }
+
+    /// An entry at a random occupied slot, or nil when empty.
+    public func randomSlot() -> Int? {
+        if count == 0 { return nil }
+        var i = Int.random(in: 0...mask)
+        while slots[i] == nil { i = (i + 1) & mask }
+        // Start of runs are favoured by linear probing; good enough for RANDOMKEY.
+        return i
+    }
+
+    /// Visits every entry whose home slot is `bucket` in the current table, then returns the
+    /// next cursor in reverse-binary order (0 when the walk is complete). Entries can be
+    /// visited more than once across resizes, never missed, as with Redis's dictScan.
+    public func scan(_ cursor: UInt64, _ body: (Entry) -> Void) -> UInt64 {
+        let m = UInt64(mask)
+        var v = cursor
+        let bucket = Int(v & m)
+        var i = bucket
+        while let p = slots[i] {
+            let e = Entry(p)
+            if Int(e.hash) & mask == bucket { body(e) }
+            i = (i + 1) & mask
+            if i == bucket { break }
+        }
+        // Reverse-binary increment of the masked bits (Redis's dictScan).
+        v |= ~m
+        v = reverseBits(v)
+        v = v &+ 1
+        v = reverseBits(v)
+        return v
+    }
+}
+
+@inline(__always)
+func reverseBits(_ v: UInt64) -> UInt64 {
+    var x = v
+    x = ((x >> 1) & 0x5555_5555_5555_5555) | ((x & 0x5555_5555_5555_5555) << 1)
+    x = ((x >> 2) & 0x3333_3333_3333_3333) | ((x & 0x3333_3333_3333_3333) << 2)
+    x = ((x >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((x & 0x0F0F_0F0F_0F0F_0F0F) << 4)
+    return x.byteSwapped
+}
