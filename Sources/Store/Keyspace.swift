@@ -117,15 +117,17 @@ public final class Keyspace: @unchecked Sendable {
     }
 
     /// Drops every key in db (all shards, locked in order so no reader sees half of it).
-    public func flush(db: Int) {
-        lockAll()
-        for s in shards { s.flush(db) }
-        unlockAll()
+    public func flush(db: Int, locked: Bool = false) {
+        if !locked { lockAll() }
+        let now = clock.nowMs()
+        for s in shards { s.flush(db, now: now) }
+        if !locked { unlockAll() }
     }
 
-    public func flushAll() {
-        lockAll()
-        for s in shards { for db in 0..<databases { s.flush(db) } }
-        unlockAll()
+    public func flushAll(locked: Bool = false) {
+        if !locked { lockAll() }
+        let now = clock.nowMs()
+        for s in shards { for db in 0..<databases { s.flush(db, now: now) } }
+        if !locked { unlockAll() }
     }
 }

@@ -34,12 +34,12 @@ public final class Shard: @unchecked Sendable {
     /// The slot of a live key, or -1. An expired key is removed on the way (lazy expiry) and
     /// counted in expired_keys, so no read ever sees it.
     @inlinable @inline(__always)
-    public func liveSlot(_ t: Table, _ key: UnsafeBufferPointer<UInt8>, hash: UInt32, now: Int64) -> Int {
+    public func liveSlot(_ t: Table, _ key: UnsafeBufferPointer<UInt8>, hash: UInt32, now: Int64, db: Int) -> Int {
         let slot = t.find(key, hash: hash)
         if slot < 0 { return -1 }
         let d = t.entry(at: slot).deadline
         if d != 0 && d <= now {
-            expire(t, slot)
+            expire(t, slot, db: db)
             return -1
         }
         return slot
@@ -47,22 +47,72 @@ public final class Shard: @unchecked Sendable {
 
     /// Removes an expired entry, counting it.
     @usableFromInline
-    func expire(_ t: Table, _ slot: Int) {
+    func expire(_ t: Table, _ slot: Int, db: Int) {
         let e = t.detach(at: slot)
         stats.expiredKeys += 1
-        onRemove?(e)
+        keyModified(db: db, key: e.key)
         e.free()
     }
 
-    /// Called with each entry removed by expiry (for WATCH and tags, later layers).
-    public var onRemove: ((Entry) -> Void)?
+    // MARK: WATCH
+
+    /// Watched keys of this shard with the version EXEC compares and how many clients watch.
+    var watched: [WatchKey: (version: UInt64, watchers: Int)] = [:]
+    var watchClock: UInt64 = 1
+
+    /// Every write calls this; it costs one branch unless a client watches a key in this shard.
+    @inline(__always)
+    public func keyModified(db: Int, key: UnsafeBufferPointer<UInt8>) {
+        if watched.isEmpty { return }
+        bump(WatchKey(db: db, key: Array(key)))
+    }
+
+    func bump(_ k: WatchKey) {
+        if let w = watched[k] {
+            watchClock += 1
+            watched[k] = (watchClock, w.watchers)
+        }
+    }
+
+    /// Starts watching a key; returns the version to compare at EXEC.
+    public func watch(db: Int, key: [UInt8]) -> UInt64 {
+        let k = WatchKey(db: db, key: key)
+        if let w = watched[k] {
+            watched[k] = (w.version, w.watchers + 1)
+            return w.version
+        }
+        watched[k] = (0, 1)
+        return 0
+    }
+
+    public func unwatch(db: Int, key: [UInt8]) {
+        let k = WatchKey(db: db, key: key)
+        guard let w = watched[k] else { return }
+        if w.watchers <= 1 { watched[k] = nil } else { watched[k] = (w.version, w.watchers - 1) }
+    }
+
+    public func watchVersion(db: Int, key: [UInt8]) -> UInt64 {
+        watched[WatchKey(db: db, key: key)]?.version ?? UInt64.max
+    }
+
+    /// Marks watched keys of db that exist (FLUSHDB/FLUSHALL/SWAPDB semantics).
+    public func touchWatched(db: Int, now: Int64) {
+        if watched.isEmpty { return }
+        guard let t = tables[db] else { return }
+        for k in watched.keys where k.db == db {
+            let h = KeyHash.hash(k.key, k.key.count)
+            let found = k.key.withUnsafeBufferPointer { t.find($0, hash: UInt32(truncatingIfNeeded: h)) }
+            if found >= 0 { bump(k) }
+        }
+    }
 
     /// Swaps the tables of two databases (SWAPDB).
     public func swapTables(_ a: Int, _ b: Int) { tables.swapAt(a, b) }
 
     /// Drops every key of db.
-    public func flush(_ db: Int) {
-        if let t = tables[db] { tables[db] = nil; _ = t }
+    public func flush(_ db: Int, now: Int64) {
+        touchWatched(db: db, now: now)
+        tables[db] = nil
     }
 
     /// Removes up to `budget` expired keys of db starting where the last sweep stopped.
@@ -77,7 +127,7 @@ public final class Shard: @unchecked Sendable {
             if let p = t.slots[i] {
                 let d = Entry(p).deadline
                 if d != 0 && d <= now {
-                    expire(t, i)
+                    expire(t, i, db: db)
                     removed += 1
                     visited += 1
                     continue // the hole may have been refilled by a later entry
@@ -99,4 +149,10 @@ public struct ShardStats: Sendable {
     public var expiredKeys = 0
     public var evictedKeys = 0
     public init() {}
+}
+
+/// A (database, key) pair named by WATCH.
+struct WatchKey: Hashable {
+    let db: Int
+    let key: [UInt8]
 }

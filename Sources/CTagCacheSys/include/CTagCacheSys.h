@@ -53,4 +53,11 @@ size_t tc_malloc_usable(void *p);
 double tc_cpu_user_seconds(void);
 double tc_cpu_sys_seconds(void);
 
+/// Counters written by one thread and read by others (INFO): relaxed atomics, no lock prefix.
+static inline int64_t tc_counter_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void tc_counter_add(int64_t *p, int64_t v) {
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+static inline void tc_counter_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
 #endif

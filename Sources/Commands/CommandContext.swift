@@ -1,0 +1,152 @@
+import RESP
+import Store
+
+/// Everything a handler works with: the store, the client's state, its reply buffer, the server.
+/// One per connection, reused for every command.
+public final class CommandContext: @unchecked Sendable {
+    public let keyspace: Keyspace
+    public let reply: ReplyWriter
+    public let client: ClientState
+    public let table: CommandTable
+    public unowned(unsafe) let server: ServerControl
+    public let counters: LoopCounters
+    /// Time of the current command in ms (one reading per command, as Redis does).
+    public var now: Int64 = 0
+    /// True while EXEC holds every shard lock: handlers must not lock again.
+    public var holdsAllShards = false
+    /// The command being executed.
+    public var current: CommandSpec?
+
+    public init(keyspace: Keyspace, reply: ReplyWriter, client: ClientState, table: CommandTable,
+                server: ServerControl, counters: LoopCounters) {
+        self.keyspace = keyspace
+        self.reply = reply
+        self.client = client
+        self.table = table
+        self.server = server
+        self.counters = counters
+    }
+
+    @inline(__always) public func lock(_ s: Shard) { if !holdsAllShards { s.lock() } }
+    @inline(__always) public func unlock(_ s: Shard) { if !holdsAllShards { s.unlock() } }
+
+    /// Runs body with the key's shard locked and the key's table of the selected database.
+    @inline(__always)
+    public func withKey<R>(_ key: Bytes, _ body: (KeySlot) -> R) -> R {
+        let h = keyspace.hash(key)
+        let shard = keyspace.shards[keyspace.shardIndex(h)]
+        lock(shard)
+        defer { unlock(shard) }
+        return body(KeySlot(shard: shard, table: shard.table(client.db), db: client.db, key: key,
+                            hash: UInt32(truncatingIfNeeded: h), now: now))
+    }
+
+    /// Locks the shards of all keys in ascending order, runs body, unlocks. body gets a way to
+    /// open any key (of any listed database) while the locks are held.
+    public func withKeys<R>(_ keys: [Bytes], _ body: (KeyOpener) -> R) -> R {
+        var idx: [Int] = []
+        idx.reserveCapacity(keys.count)
+        for k in keys { idx.append(keyspace.shardIndex(keyspace.hash(k))) }
+        if !holdsAllShards {
+            let order = Array(Set(idx)).sorted()
+            for i in order { keyspace.shards[i].lock() }
+            defer { for i in order.reversed() { keyspace.shards[i].unlock() } }
+            return body(KeyOpener(ctx: self))
+        }
+        return body(KeyOpener(ctx: self))
+    }
+
+    /// Locks all shards (unless EXEC already holds them) for whole-keyspace commands.
+    public func withAllShards<R>(_ body: () -> R) -> R {
+        if holdsAllShards { return body() }
+        keyspace.lockAll()
+        defer { keyspace.unlockAll() }
+        return body()
+    }
+
+    // MARK: errors shared by many commands
+
+    public func wrongType() { reply.error("WRONGTYPE Operation against a key holding the wrong kind of value") }
+    public func syntaxError() { reply.error("ERR syntax error") }
+    public func notInteger() { reply.error("ERR value is not an integer or out of range") }
+    public func notFloat() { reply.error("ERR value is not a valid float") }
+    public func wrongArity() {
+        reply.error("ERR wrong number of arguments for '\(current?.fullName ?? "")' command")
+    }
+}
+
+/// Opens keys while `withKeys` holds their shards' locks.
+public struct KeyOpener {
+    let ctx: CommandContext
+    /// The slot accessor for key in db (default: the client's database).
+    @inline(__always)
+    public func open(_ key: Bytes, db: Int? = nil) -> KeySlot {
+        let ks = ctx.keyspace
+        let h = ks.hash(key)
+        let shard = ks.shards[ks.shardIndex(h)]
+        let d = db ?? ctx.client.db
+        return KeySlot(shard: shard, table: shard.table(d), db: d, key: key,
+                       hash: UInt32(truncatingIfNeeded: h), now: ctx.now)
+    }
+}
+
+/// One key's place in its (locked) shard: find, read, write, delete.
+public struct KeySlot {
+    public let shard: Shard
+    public let table: Table
+    public let db: Int
+    public let key: Bytes
+    public let hash: UInt32
+    public let now: Int64
+
+    /// The live entry's slot (expired keys are removed here), or -1. Not counted in stats.
+    @inline(__always) public func find() -> Int { shard.liveSlot(table, key, hash: hash, now: now, db: db) }
+
+    /// Like find, counting keyspace_hits / keyspace_misses as Redis's lookupKeyRead does.
+    @inline(__always) public func findForRead() -> Int {
+        let s = find()
+        if s >= 0 { shard.stats.keyspaceHits += 1 } else { shard.stats.keyspaceMisses += 1 }
+        return s
+    }
+
+    @inline(__always) public func entry(_ slot: Int) -> Entry { table.entry(at: slot) }
+
+    /// Stores a string value, replacing whatever was there (tags and TTL dropped unless kept).
+    @inline(__always)
+    public func setString(_ value: Bytes, deadline: Int64, at slot: Int) {
+        let e = Entry.makeString(key: key, hash: hash, value: value, deadline: deadline)
+        if slot >= 0 { table.replace(at: slot, with: e) } else { table.insert(e) }
+        shard.keyModified(db: db, key: key)
+    }
+
+    /// Stores an entry built by the caller (already holding this key).
+    public func put(_ e: Entry, at slot: Int) {
+        if slot >= 0 { table.replace(at: slot, with: e) } else { table.insert(e) }
+        shard.keyModified(db: db, key: key)
+    }
+
+    /// Deletes the live entry at slot.
+    public func delete(_ slot: Int) {
+        table.remove(at: slot)
+        shard.keyModified(db: db, key: key)
+    }
+
+    /// Changes the deadline of the entry at slot.
+    public func setDeadline(_ deadline: Int64, at slot: Int) {
+        let e = table.entry(at: slot)
+        table.willUpdate(e)
+        e.deadline = deadline
+        table.didUpdate(e, at: slot)
+        shard.keyModified(db: db, key: key)
+    }
+
+    /// Grows or shrinks a string value in place (realloc), returning the entry.
+    public func resizeString(at slot: Int, to length: Int) -> Entry {
+        let e = table.entry(at: slot)
+        table.willUpdate(e)
+        let n = e.resizedString(to: length)
+        table.didUpdate(n, at: slot)
+        shard.keyModified(db: db, key: key)
+        return n
+    }
+}

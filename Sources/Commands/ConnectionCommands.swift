@@ -1,0 +1,6 @@
+import RESP
+import Store
+
+public enum ConnectionCommands {
+    public static let all: [CommandSpec] = []
+}

@@ -1,0 +1,76 @@
+import RESP
+import Store
+
+/// Runs one parsed request the way Redis's processCommand does: resolve the name, check arity
+/// and auth, queue inside MULTI, call the handler, count it.
+public enum Dispatcher {
+    /// Executes args for ctx's client, appending the reply to ctx.reply.
+    public static func execute(_ ctx: CommandContext, _ args: Arguments) {
+        let table = ctx.table
+        guard var spec = table.lookup(args[0]) else {
+            rejectUnknown(ctx, args)
+            return
+        }
+        if !spec.subcommands.isEmpty && args.count >= 2 {
+            guard let sub = spec.subcommand(args[1]) else {
+                reject(ctx, "ERR unknown subcommand '\(truncate(args[1].string, 128))'. Try \(spec.name.uppercased()) HELP.")
+                return
+            }
+            spec = sub
+        }
+        if !spec.arityAccepts(args.count) {
+            ctx.counters.recordRejected(spec.id)
+            reject(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command")
+            return
+        }
+        let client = ctx.client
+        if !client.authenticated && !spec.flags.contains(.noAuth) {
+            ctx.counters.recordRejected(spec.id)
+            reject(ctx, "NOAUTH Authentication required.")
+            return
+        }
+        if let m = client.multi, !TransactionCommands.runsInsideMulti(spec) {
+            m.queue.append((spec, args.copy()))
+            ctx.reply.queued()
+            return
+        }
+        call(ctx, spec, args)
+    }
+
+    /// Calls a resolved command and records its statistics.
+    @inline(__always)
+    public static func call(_ ctx: CommandContext, _ spec: CommandSpec, _ args: Arguments) {
+        ctx.current = spec
+        ctx.client.lastCommandId = spec.id
+        ctx.now = ctx.keyspace.clock.nowMs()
+        let errorsBefore = ctx.reply.errorCount
+        let t0 = monotonicUs()
+        spec.handler(ctx, args)
+        let t1 = monotonicUs()
+        ctx.counters.recordCall(spec.id, micros: Int(t1 - t0))
+        if ctx.reply.errorCount != errorsBefore { ctx.counters.recordFailed(spec.id) }
+        ctx.counters.add(.commandsProcessed, 1)
+    }
+
+    static func rejectUnknown(_ ctx: CommandContext, _ args: Arguments) {
+        var list = ""
+        var i = 1
+        while i < args.count && list.utf8.count < 128 {
+            let room = 128 - list.utf8.count
+            list += "'\(truncate(args[i].string, room))' "
+            i += 1
+        }
+        reject(ctx, "ERR unknown command '\(truncate(args[0].string, 128))', with args beginning with: \(list)")
+    }
+
+    /// An error that aborts a transaction being queued (Redis's rejectCommand).
+    static func reject(_ ctx: CommandContext, _ message: String) {
+        ctx.client.multi?.dirty = true
+        ctx.reply.error(message)
+    }
+
+    static func truncate(_ s: String, _ n: Int) -> String {
+        let u = Array(s.utf8)
+        return u.count <= n ? s : String(decoding: u[0..<n], as: UTF8.self)
+    }
+}

@@ -1,0 +1,6 @@
+import RESP
+import Store
+
+public enum KeyCommands {
+    public static let all: [CommandSpec] = []
+}

@@ -1,0 +1,6 @@
+import RESP
+import Store
+
+public enum StringCommands {
+    public static let all: [CommandSpec] = []
+}

@@ -1,0 +1,155 @@
+import CTagCacheSys
+import Commands
+import Glibc
+import RESP
+import Store
+
+/// One client socket, owned by one event loop: reads into its input buffer, runs every complete
+/// request of the read, and answers them with one write.
+final class Connection {
+    let fd: Int32
+    let input = ByteBuffer(capacity: 16 * 1024)
+    let output = ByteBuffer(capacity: 16 * 1024)
+    let parser: RequestParser
+    let reply: ReplyWriter
+    let client: ClientState
+    let context: CommandContext
+    unowned let loop: EventLoop
+    /// EPOLLOUT is armed (a reply could not be written whole).
+    var wantsWrite = false
+    /// Reading is paused because unsent output is over the backpressure limit.
+    var readPaused = false
+    var closed = false
+
+    init(fd: Int32, loop: EventLoop, client: ClientState, server: TagCacheServer) {
+        self.fd = fd
+        self.loop = loop
+        self.client = client
+        parser = RequestParser(limits: server.protocolLimits)
+        reply = ReplyWriter(out: output)
+        context = CommandContext(keyspace: server.keyspace, reply: reply, client: client, table: server.commands,
+                                 server: server, counters: loop.counters)
+    }
+
+    /// The socket is readable: one read (more while the buffer fills), then the batch.
+    func onReadable() {
+        if readPaused || closed { return }
+        let server = loop.server
+        var total = 0
+        while true {
+            input.reserve(max(16 * 1024, min(parser.bytesStillNeeded, 1 << 26)))
+            let n = Glibc.read(fd, input.writePointer, input.writableCount)
+            if n > 0 {
+                input.writeIndex += n
+                total += n
+                if input.writableCount > 0 || total >= (1 << 20) { break }
+                continue
+            }
+            if n == 0 {
+                close()
+                return
+            }
+            let e = errno
+            if e == EAGAIN || e == EWOULDBLOCK { break }
+            if e == EINTR { continue }
+            close()
+            return
+        }
+        if total == 0 { return }
+        loop.counters.add(.netInputBytes, total)
+        client.lastInteractionMs = loop.nowMs
+        if input.readableCount > server.queryBufferLimit {
+            server.log.warning("Closing client that reached max query buffer length: id=\(client.id) addr=\(client.address) qbuf=\(input.readableCount)")
+            close()
+            return
+        }
+        processInput()
+        flush()
+    }
+
+    /// Runs every complete request in the input buffer (stops when backpressure applies).
+    func processInput() {
+        let limit = loop.server.outputBackpressure
+        while !client.closeAfterReply {
+            if output.readableCount > limit {
+                pauseReading()
+                break
+            }
+            switch parser.next(input) {
+            case let .command(args):
+                Dispatcher.execute(context, args)
+            case .needMore:
+                if input.isEmpty { input.readIndex = 0; input.writeIndex = 0 }
+                return
+            case let .protocolError(message):
+                reply.error("ERR Protocol error: \(message)")
+                loop.server.log.verbose("Protocol error (\(message)) from client: id=\(client.id) addr=\(client.address)")
+                client.closeAfterReply = true
+            }
+        }
+        if input.isEmpty { input.readIndex = 0; input.writeIndex = 0 }
+    }
+
+    /// Writes pending output; arms EPOLLOUT when the socket cannot take it all.
+    func flush() {
+        if closed { return }
+        while output.readableCount > 0 {
+            let n = send(fd, output.readPointer, output.readableCount, Int32(MSG_NOSIGNAL))
+            if n > 0 {
+                output.readIndex += n
+                loop.counters.add(.netOutputBytes, n)
+                continue
+            }
+            let e = errno
+            if n < 0 && e == EINTR { continue }
+            if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
+                setWantsWrite(true)
+                return
+            }
+            close()
+            return
+        }
+        output.clear(shrinkTo: 1 << 20)
+        if wantsWrite { setWantsWrite(false) }
+        if client.closeAfterReply || client.killed {
+            close()
+            return
+        }
+        if readPaused {
+            readPaused = false
+            updateInterest()
+            // Requests already buffered were waiting for the output to drain.
+            processInput()
+            if output.readableCount > 0 { flush() }
+        }
+    }
+
+    func onWritable() { flush() }
+
+    func pauseReading() {
+        if readPaused { return }
+        readPaused = true
+        updateInterest()
+    }
+
+    func setWantsWrite(_ w: Bool) {
+        wantsWrite = w
+        updateInterest()
+    }
+
+    func updateInterest() {
+        var ev: UInt32 = 0
+        if !readPaused { ev |= UInt32(TC_EPOLLIN) }
+        if wantsWrite { ev |= UInt32(TC_EPOLLOUT) }
+        _ = tc_epoll_ctl(loop.epfd, 1, fd, ev)
+    }
+
+    func close() {
+        if closed { return }
+        closed = true
+        // Leave the registry first: after close(2) the descriptor number can be reused at once.
+        loop.removed(self)
+        _ = tc_epoll_ctl(loop.epfd, 2, fd, 0)
+        Glibc.close(fd)
+    }
+}
