@@ -48,9 +48,9 @@ int tc_format_long_double(char *buf, size_t len, long double value) {
         if (value > 0) { memcpy(buf, "inf", 3); return 3; }
         memcpy(buf, "-inf", 4); return 4;
     }
-    int l = snprintf(buf, len, "%.17Lg", value);
+    int l = snprintf(buf, len, "%.17Lf", value);
     if (l < 0 || (size_t)l >= len) return 0;
-    if (strchr(buf, '.') != NULL && strchr(buf, 'e') == NULL) {
+    if (strchr(buf, '.') != NULL) {
         char *p = buf + l - 1;
         while (*p == '0') { p--; l--; }
         if (*p == '.') l--;

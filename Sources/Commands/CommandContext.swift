@@ -16,6 +16,8 @@ public final class CommandContext: @unchecked Sendable {
     public var holdsAllShards = false
     /// The command being executed.
     public var current: CommandSpec?
+    /// proto-max-bulk-len: the longest string APPEND/SETRANGE may build.
+    public var maxStringLength = 512 * 1024 * 1024
 
     public init(keyspace: Keyspace, reply: ReplyWriter, client: ClientState, table: CommandTable,
                 server: ServerControl, counters: LoopCounters) {
@@ -70,6 +72,9 @@ public final class CommandContext: @unchecked Sendable {
     public func syntaxError() { reply.error("ERR syntax error") }
     public func notInteger() { reply.error("ERR value is not an integer or out of range") }
     public func notFloat() { reply.error("ERR value is not a valid float") }
+    public func invalidExpireTime() {
+        reply.error("ERR invalid expire time in '\(current?.fullName ?? "")' command")
+    }
     public func wrongArity() {
         reply.error("ERR wrong number of arguments for '\(current?.fullName ?? "")' command")
     }

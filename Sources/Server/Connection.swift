@@ -29,6 +29,7 @@ final class Connection {
         reply = ReplyWriter(out: output)
         context = CommandContext(keyspace: server.keyspace, reply: reply, client: client, table: server.commands,
                                  server: server, counters: loop.counters)
+        context.maxStringLength = server.protocolLimits.maxBulkLength
     }
 
     /// The socket is readable: one read (more while the buffer fills), then the batch.

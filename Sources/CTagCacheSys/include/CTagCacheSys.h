@@ -28,7 +28,7 @@ int tc_eventfd(void);
 void tc_eventfd_signal(int fd);
 void tc_eventfd_drain(int fd);
 
-/// Formats like Redis's ld2string(LD_STR_HUMAN): %.17Lg with trailing zeros removed.
+/// Formats like Redis's ld2string(LD_STR_HUMAN): %.17Lf with trailing zeros removed.
 /// Returns the length, or 0 when the value does not fit.
 int tc_format_long_double(char *buf, size_t len, long double value);
 /// Formats like Redis's "%.17g".
