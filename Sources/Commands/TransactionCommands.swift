@@ -1,14 +1,155 @@
 import RESP
 import Store
 
-/// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+/// MULTI, EXEC, DISCARD, WATCH, UNWATCH (multi.c). EXEC runs the queue with every shard locked,
+/// so no other client sees part of a transaction, whichever shards its keys live in.
 public enum TransactionCommands {
-    /// Commands that run at once inside MULTI instead of being queued.
+    /// Commands that run at once inside MULTI instead of being queued (as Redis's processCommand).
     static func runsInsideMulti(_ spec: CommandSpec) -> Bool {
         let n = spec.parent?.name ?? spec.name
         return n == "exec" || n == "discard" || n == "multi" || n == "watch" || n == "quit" || n == "reset"
-            || n == "unwatch"
     }
 
-    public static let all: [CommandSpec] = []
+    static let cats = ["transaction"]
+
+    public static let all: [CommandSpec] = [
+        CommandSpec("multi", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+                    summary: "Starts a transaction.", categories: ["fast", "transaction"], handler: multi),
+        CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipSlowlog], group: "transactions",
+                    summary: "Executes all commands in a transaction.",
+                    complexity: "Depends on commands in the transaction", categories: ["slow", "transaction"], handler: exec),
+        CommandSpec("discard", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+                    summary: "Discards a transaction.", since: "2.0.0", complexity: "O(N), when N is the number of queued commands",
+                    categories: ["fast", "transaction"], handler: discard),
+        CommandSpec("watch", arity: -2, flags: [.noscript, .loading, .stale, .fast, .allowBusy], keys: (1, -1, 1),
+                    group: "transactions", summary: "Monitors changes to keys to determine the execution of a transaction.",
+                    since: "2.2.0", complexity: "O(1) for every key.", categories: ["fast", "transaction"], handler: watch),
+        CommandSpec("unwatch", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+                    summary: "Forgets about watched keys of a transaction.", since: "2.2.0",
+                    categories: ["fast", "transaction"], handler: { ctx, _ in unwatchAll(ctx); ctx.reply.ok() }),
+    ]
+
+    static func multi(_ ctx: CommandContext, _ args: Arguments) {
+        if ctx.client.multi != nil {
+            ctx.reply.error("ERR MULTI calls can not be nested")
+            return
+        }
+        ctx.client.multi = MultiState()
+        ctx.reply.ok()
+    }
+
+    static func discard(_ ctx: CommandContext, _ args: Arguments) {
+        if ctx.client.multi == nil {
+            ctx.reply.error("ERR DISCARD without MULTI")
+            return
+        }
+        discardTransaction(ctx)
+        ctx.reply.ok()
+    }
+
+    /// Leaves MULTI and forgets watched keys (DISCARD, RESET, EXEC's end).
+    public static func discardTransaction(_ ctx: CommandContext) {
+        ctx.client.multi = nil
+        unwatchAll(ctx)
+    }
+
+    static func exec(_ ctx: CommandContext, _ args: Arguments) {
+        guard let m = ctx.client.multi else {
+            ctx.reply.error("ERR EXEC without MULTI")
+            return
+        }
+        if m.dirty {
+            discardTransaction(ctx)
+            ctx.reply.error("EXECABORT Transaction discarded because of previous errors.")
+            return
+        }
+        let ks = ctx.keyspace
+        let alreadyHeld = ctx.holdsAllShards
+        if !alreadyHeld { ks.lockAll() }
+        ctx.holdsAllShards = true
+        defer {
+            ctx.holdsAllShards = alreadyHeld
+            if !alreadyHeld { ks.unlockAll() }
+        }
+        ctx.client.multi = nil
+        if watchedKeysChanged(ctx) {
+            unwatchAllLocked(ctx)
+            ctx.reply.nullArray()
+            return
+        }
+        unwatchAllLocked(ctx)
+        let execSpec = ctx.current
+        ctx.reply.array(m.queue.count)
+        for (spec, owned) in m.queue {
+            owned.withArguments { a in Dispatcher.call(ctx, spec, a) }
+        }
+        ctx.current = execSpec
+    }
+
+    /// True when a watched key was written, or has logically expired, since WATCH.
+    static func watchedKeysChanged(_ ctx: CommandContext) -> Bool {
+        let ks = ctx.keyspace
+        let now = ks.clock.nowMs()
+        for w in ctx.client.watched {
+            let h = w.key.withUnsafeBufferPointer { ks.hash($0) }
+            let shard = ks.shards[ks.shardIndex(h)]
+            if shard.watchVersion(db: w.db, key: w.key) != w.version { return true }
+            if let t = shard.existingTable(w.db) {
+                let slot = w.key.withUnsafeBufferPointer { t.find($0, hash: UInt32(truncatingIfNeeded: h)) }
+                if slot >= 0 {
+                    let d = t.entry(at: slot).deadline
+                    if d != 0 && d <= now { return true }
+                }
+            }
+        }
+        return false
+    }
+
+    static func watch(_ ctx: CommandContext, _ args: Arguments) {
+        if ctx.client.multi != nil {
+            ctx.reply.error("ERR WATCH inside MULTI is not allowed")
+            return
+        }
+        for i in 1..<args.count {
+            let key = args[i]
+            let db = ctx.client.db
+            if ctx.client.watched.contains(where: { $0.db == db && $0.key.withUnsafeBufferPointer { $0.equals(key) } }) {
+                continue
+            }
+            ctx.withKey(key) { k in
+                // An already expired key is removed first, so its removal is not a change.
+                _ = k.find()
+                let version = k.shard.watch(db: db, key: Array(key))
+                ctx.client.watched.append(WatchedKey(db: db, key: Array(key), version: version))
+            }
+        }
+        ctx.reply.ok()
+    }
+
+    /// Forgets every watched key of the client (UNWATCH, EXEC, DISCARD, RESET, disconnect).
+    public static func unwatchAll(_ ctx: CommandContext) {
+        if ctx.client.watched.isEmpty { return }
+        if ctx.holdsAllShards {
+            unwatchAllLocked(ctx)
+            return
+        }
+        let ks = ctx.keyspace
+        for w in ctx.client.watched {
+            let h = w.key.withUnsafeBufferPointer { ks.hash($0) }
+            let shard = ks.shards[ks.shardIndex(h)]
+            shard.lock()
+            shard.unwatch(db: w.db, key: w.key)
+            shard.unlock()
+        }
+        ctx.client.watched.removeAll()
+    }
+
+    static func unwatchAllLocked(_ ctx: CommandContext) {
+        let ks = ctx.keyspace
+        for w in ctx.client.watched {
+            let h = w.key.withUnsafeBufferPointer { ks.hash($0) }
+            ks.shards[ks.shardIndex(h)].unwatch(db: w.db, key: w.key)
+        }
+        ctx.client.watched.removeAll()
+    }
 }

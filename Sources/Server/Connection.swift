@@ -148,6 +148,7 @@ final class Connection {
     func close() {
         if closed { return }
         closed = true
+        TransactionCommands.unwatchAll(context)
         // Leave the registry first: after close(2) the descriptor number can be reused at once.
         loop.removed(self)
         _ = tc_epoll_ctl(loop.epfd, 2, fd, 0)
