@@ -1,0 +1,122 @@
+import RESP
+import XCTest
+
+final class RequestParserTests: XCTestCase {
+    /// Feeds bytes (optionally in pieces) and collects every parsed request or error.
+    func parse(_ chunks: [[UInt8]], limits: ProtocolLimits = ProtocolLimits()) -> (commands: [[String]], error: String?) {
+        let p = RequestParser(limits: limits)
+        let buf = ByteBuffer(capacity: 64)
+        var out: [[String]] = []
+        for c in chunks {
+            buf.append(c)
+            loop: while true {
+                switch p.next(buf) {
+                case let .command(args):
+                    out.append((0..<args.count).map { args[$0].string })
+                case .needMore:
+                    break loop
+                case let .protocolError(m):
+                    return (out, m)
+                }
+            }
+        }
+        return (out, nil)
+    }
+
+    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    func testMultibulk() {
+        let r = parse([bytes("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")])
+        XCTAssertEqual(r.commands, [["GET", "k"]])
+        XCTAssertNil(r.error)
+    }
+
+    func testPipelinedRequestsInOneRead() {
+        let one = "*1\r\n$4\r\nPING\r\n"
+        let r = parse([bytes(String(repeating: one, count: 100))])
+        XCTAssertEqual(r.commands.count, 100)
+    }
+
+    func testRequestSplitAtEveryByte() {
+        let whole = bytes("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n")
+        let r = parse(whole.map { [$0] })
+        XCTAssertEqual(r.commands, [["SET", "key", "value"]])
+    }
+
+    func testBinarySafeBulk() {
+        let r = parse([bytes("*2\r\n$4\r\n") + [0, 13, 10, 255] + bytes("\r\n$0\r\n\r\n")])
+        XCTAssertEqual(r.commands.count, 1)
+        XCTAssertEqual(r.commands[0].count, 2)
+        XCTAssertEqual(r.commands[0][1], "")
+    }
+
+    func testEmptyAndNegativeMultibulkAreSkipped() {
+        let r = parse([bytes("*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n")])
+        XCTAssertEqual(r.commands, [["PING"]])
+    }
+
+    func testInvalidMultibulkLength() {
+        XCTAssertEqual(parse([bytes("*abc\r\n")]).error, "invalid multibulk length")
+        XCTAssertEqual(parse([bytes("*3000000000\r\n")]).error, "invalid multibulk length")
+        XCTAssertEqual(parse([bytes("*1048577\r\n")]).error, "invalid multibulk length")
+    }
+
+    func testInvalidBulkLength() {
+        XCTAssertEqual(parse([bytes("*1\r\n$-1\r\n")]).error, "invalid bulk length")
+        XCTAssertEqual(parse([bytes("*1\r\n$600000000\r\n")]).error, "invalid bulk length")
+        let small = ProtocolLimits(maxBulkLength: 10)
+        XCTAssertEqual(parse([bytes("*1\r\n$11\r\n")], limits: small).error, "invalid bulk length")
+        XCTAssertNil(parse([bytes("*1\r\n$10\r\n")], limits: small).error)
+    }
+
+    func testExpectedDollar() {
+        XCTAssertEqual(parse([bytes("*1\r\nx\r\n")]).error, "expected '$', got 'x'")
+    }
+
+    func testCommandsBeforeAnErrorAreKept() {
+        let r = parse([bytes("*1\r\n$4\r\nPING\r\n*x\r\n")])
+        XCTAssertEqual(r.commands, [["PING"]])
+        XCTAssertEqual(r.error, "invalid multibulk length")
+    }
+
+    func testTooBigCountStrings() {
+        let long = [UInt8](repeating: 49, count: 70000)
+        XCTAssertEqual(parse([bytes("*") + long]).error, "too big mbulk count string")
+        XCTAssertEqual(parse([bytes("*1\r\n$") + long]).error, "too big bulk count string")
+        XCTAssertEqual(parse([[UInt8](repeating: 97, count: 70000)]).error, "too big inline request")
+    }
+
+    func testInlineCommands() {
+        XCTAssertEqual(parse([bytes("SET  k   v\r\n")]).commands, [["SET", "k", "v"]])
+        XCTAssertEqual(parse([bytes("ping\n")]).commands, [["ping"]])
+        XCTAssertEqual(parse([bytes("\r\n\r\nping\r\n")]).commands, [["ping"]])
+    }
+
+    func testInlineQuotes() {
+        XCTAssertEqual(parse([bytes("set k \"a b\\n\\x41\"\r\n")]).commands, [["set", "k", "a b\nA"]])
+        XCTAssertEqual(parse([bytes("set k 'it\\'s'\r\n")]).commands, [["set", "k", "it's"]])
+        XCTAssertEqual(parse([bytes("set k \"\"\r\n")]).commands, [["set", "k", ""]])
+        XCTAssertEqual(parse([bytes("set a \"b\r\n")]).error, "unbalanced quotes in request")
+        XCTAssertEqual(parse([bytes("echo \"a\"b\r\n")]).error, "unbalanced quotes in request")
+        XCTAssertEqual(parse([bytes("echo 'a'b\r\n")]).error, "unbalanced quotes in request")
+    }
+
+    func testInlineSplitAcrossReads() {
+        XCTAssertEqual(parse([bytes("SE"), bytes("T k"), bytes(" v\r\n")]).commands, [["SET", "k", "v"]])
+    }
+
+    func testRedisIntegerRules() {
+        func p(_ s: String) -> Int? { var s = s; return s.withUTF8 { parseRedisInteger($0) } }
+        XCTAssertEqual(p("0"), 0)
+        XCTAssertEqual(p("-1"), -1)
+        XCTAssertEqual(p("9223372036854775807"), Int.max)
+        XCTAssertEqual(p("-9223372036854775808"), Int.min)
+        XCTAssertNil(p("9223372036854775808"))
+        XCTAssertNil(p("01"))
+        XCTAssertNil(p("+1"))
+        XCTAssertNil(p(" 1"))
+        XCTAssertNil(p("-"))
+        XCTAssertNil(p("-0"))
+        XCTAssertNil(p(""))
+    }
+}
