@@ -25,5 +25,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "ServerTests", dependencies: ["TagCache"]),
+        // Differential suite: the case files under Cases/ run against redis-server and TagCache.
+        .testTarget(name: "CompatibilityTests", dependencies: ["TagCache", "Commands", "RESP"], exclude: ["Cases"]),
     ]
 )

@@ -20,13 +20,13 @@ public enum Dispatcher {
         }
         if !spec.arityAccepts(args.count) {
             ctx.counters.recordRejected(spec.id)
-            reject(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command")
+            reject(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
         let client = ctx.client
         if !client.authenticated && !spec.flags.contains(.noAuth) {
             ctx.counters.recordRejected(spec.id)
-            reject(ctx, "NOAUTH Authentication required.")
+            reject(ctx, "NOAUTH Authentication required.", spec: spec)
             return
         }
         if let m = client.multi, !TransactionCommands.runsInsideMulti(spec) {
@@ -63,9 +63,16 @@ public enum Dispatcher {
         reject(ctx, "ERR unknown command '\(truncate(args[0].string, 128))', with args beginning with: \(list)")
     }
 
-    /// An error that aborts a transaction being queued (Redis's rejectCommand).
-    static func reject(_ ctx: CommandContext, _ message: String) {
+    /// An error that aborts a transaction being queued (Redis's rejectCommand). A rejected EXEC
+    /// discards the transaction and says why, as Redis's execCommandAbort does.
+    static func reject(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
         ctx.client.multi?.dirty = true
+        if let s = spec, s.name == "exec", s.parent == nil {
+            TransactionCommands.discardTransaction(ctx)
+            let reason = message.hasPrefix("ERR ") ? String(message.dropFirst(4)) : message
+            ctx.reply.error("EXECABORT Transaction discarded because of: \(reason)")
+            return
+        }
         ctx.reply.error(message)
     }
 

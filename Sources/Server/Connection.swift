@@ -80,7 +80,7 @@ final class Connection {
             case let .command(args):
                 Dispatcher.execute(context, args)
             case .needMore:
-                if input.isEmpty { input.readIndex = 0; input.writeIndex = 0 }
+                resetInputIfDrained()
                 return
             case let .protocolError(message):
                 reply.error("ERR Protocol error: \(message)")
@@ -88,7 +88,13 @@ final class Connection {
                 client.closeAfterReply = true
             }
         }
-        if input.isEmpty { input.readIndex = 0; input.writeIndex = 0 }
+        resetInputIfDrained()
+    }
+
+    /// Rewinds an emptied input buffer, giving back memory a large request made it take.
+    @inline(__always)
+    func resetInputIfDrained() {
+        if input.isEmpty { input.clear(shrinkTo: 256 * 1024) }
     }
 
     /// Writes pending output; arms EPOLLOUT when the socket cannot take it all.
