@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""TagCache vs redis-server on this machine, in one run.
+
+Builds TagCache in release, starts it and redis-server 7 with comparable settings on ephemeral
+ports, and runs redis-benchmark against each in alternation for several rounds. Prints medians,
+min-max spreads and TagCache/Redis ratios taken per adjacent pair of runs (so background noise
+hits both sides alike), memory per key for 1,000,000 keys (with and without a TTL), and the time
+from process start to the first PONG.
+
+    python3 Tests/bench/benchmark.py              # everything, 3 rounds
+    python3 Tests/bench/benchmark.py --rounds 5 --quick
+
+Needs redis-server, redis-benchmark and redis-cli (apt-get install redis-server redis-tools).
+"""
+import argparse
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.path.join(ROOT, ".build", "release", "tagcache-server")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def ping(port, timeout=0.05):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class Server:
+    """A server process: tagcache or redis."""
+
+    def __init__(self, kind, extra=()):
+        self.kind = kind
+        self.port = free_port()
+        if kind == "tagcache":
+            cmd = [BINARY, "--port", str(self.port), "--loglevel", "warning"] + list(extra)
+        else:
+            cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--loglevel", "warning"] + list(extra)
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not ping(self.port):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"{kind} did not start")
+            time.sleep(0.0005)
+        self.first_pong_ms = (time.perf_counter() - self.started) * 1000
+
+    def rss(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def threads(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/task"))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def redis_benchmark(port, tests, clients, pipeline, requests):
+    cmd = ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests), "-c", str(clients),
+           "-P", str(pipeline), "-r", "100000", "-d", "32", "--csv"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    rows = {}
+    for line in out.splitlines():
+        parts = [p.strip('"') for p in line.split(",")]
+        if len(parts) < 8 or parts[0] == "test":
+            continue
+        name = parts[0].split(" ")[0]
+        rows[name] = {"rps": float(parts[1]), "p50": float(parts[4]), "p99": float(parts[6])}
+    return rows
+
+
+def fmt_spread(values, digits=0):
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(statistics.median(values))} ({f.format(min(values))}-{f.format(max(values))})"
+
+
+def throughput(args):
+    configs = [("-c 50 -P 1", 50, 1, args.requests), ("-c 50 -P 16", 50, 16, args.requests * 8),
+               ("-c 1", 1, 1, max(args.requests // 4, 10000))]
+    tests = "set,get,incr,mset"
+    results = []
+    tc = Server("tagcache")
+    rd = Server("redis")
+    try:
+        for label, clients, pipeline, n in configs:
+            per = {}
+            cores = {"tagcache": [], "redis": []}
+            for r in range(args.rounds):
+                order = [tc, rd] if r % 2 == 0 else [rd, tc]
+                got = {}
+                for s in order:
+                    c0, t0 = s.cpu_seconds(), time.time()
+                    got[s.kind] = redis_benchmark(s.port, tests, clients, pipeline, n)
+                    cores[s.kind].append((s.cpu_seconds() - c0) / (time.time() - t0))
+                for name in got["tagcache"]:
+                    if name not in got["redis"]:
+                        continue
+                    e = per.setdefault(name, {"tc": [], "rd": [], "ratio": [], "tc99": [], "rd99": []})
+                    a, b = got["tagcache"][name], got["redis"][name]
+                    e["tc"].append(a["rps"])
+                    e["rd"].append(b["rps"])
+                    e["ratio"].append(a["rps"] / b["rps"])
+                    e["tc99"].append(a["p99"])
+                    e["rd99"].append(b["p99"])
+                    e.setdefault("tc50", []).append(a["p50"])
+                    e.setdefault("rd50", []).append(b["p50"])
+            results.append((label, per, cores))
+    finally:
+        tc.stop()
+        rd.stop()
+    return results
+
+
+def write_mass_insert(path, n, ttl):
+    with open(path, "wb") as f:
+        for i in range(n):
+            k = b"key:%012d" % i  # 16 bytes
+            v = b"v" * 22 + b"%010d" % i  # 32 bytes
+            if ttl:
+                f.write(b"*5\r\n$3\r\nSET\r\n$16\r\n%s\r\n$32\r\n%s\r\n$2\r\nEX\r\n$6\r\n100000\r\n" % (k, v))
+            else:
+                f.write(b"*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$32\r\n%s\r\n" % (k, v))
+
+
+def memory(args):
+    n = args.keys
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        for ttl in (False, True):
+            path = os.path.join(d, f"load-{ttl}.resp")
+            write_mass_insert(path, n, ttl)
+            for kind in ("tagcache", "redis"):
+                s = Server(kind)
+                try:
+                    time.sleep(0.2)
+                    base = s.rss()
+                    with open(path, "rb") as f:
+                        subprocess.run(["redis-cli", "-p", str(s.port), "--pipe"], stdin=f, capture_output=True, check=True)
+                    size = int(subprocess.run(["redis-cli", "-p", str(s.port), "DBSIZE"], capture_output=True,
+                                              text=True).stdout.strip())
+                    time.sleep(0.2)
+                    out[(kind, ttl)] = ((s.rss() - base) / n, size)
+                finally:
+                    s.stop()
+    return out
+
+
+def start_times(args):
+    times = {"tagcache": [], "redis": []}
+    for _ in range(args.rounds + 2):
+        for kind in ("tagcache", "redis"):
+            s = Server(kind)
+            times[kind].append(s.first_pong_ms)
+            s.stop()
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000, help="requests per run at -c 50 -P 1")
+    ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--quick", action="store_true", help="fewer requests and keys (a smoke run)")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--only", choices=["throughput", "memory", "start"], action="append")
+    args = ap.parse_args()
+    if args.quick:
+        args.requests, args.keys = 50000, 100000
+    if not args.no_build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "tagcache-server"], cwd=ROOT, check=True)
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        m = re.search(r"model name\s*:\s*(.*)", f.read())
+        cpu = m.group(1) if m else platform.processor()
+    print(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
+    print(f"Redis: {redis_version}")
+    print(f"Rounds: {args.rounds}; values 32 bytes; random keys over 100k; client on the same machine\n")
+    only = args.only or ["throughput", "memory", "start"]
+
+    if "throughput" in only:
+        for label, per, cores in throughput(args):
+            print(f"### redis-benchmark {label}")
+            print(f"cores used (median): TagCache {statistics.median(cores['tagcache']):.2f}, "
+                  f"Redis {statistics.median(cores['redis']):.2f}\n")
+            if label == "-c 1":
+                print("| test | TagCache p50 ms | Redis p50 ms | TagCache p99 ms | Redis p99 ms | TagCache rps | ratio |")
+                print("|---|---|---|---|---|---|---|")
+                for name, e in per.items():
+                    print(f"| {name} | {statistics.median(e['tc50']):.3f} | {statistics.median(e['rd50']):.3f} | "
+                          f"{statistics.median(e['tc99']):.3f} | {statistics.median(e['rd99']):.3f} | "
+                          f"{fmt_spread(e['tc'])} | {fmt_spread(e['ratio'], 2)} |")
+            else:
+                print("| test | TagCache req/s | Redis req/s | TagCache/Redis |")
+                print("|---|---|---|---|")
+                for name, e in per.items():
+                    print(f"| {name} | {fmt_spread(e['tc'])} | {fmt_spread(e['rd'])} | {fmt_spread(e['ratio'], 2)} |")
+            print()
+            sys.stdout.flush()
+
+    if "memory" in only:
+        mem = memory(args)
+        print(f"### Memory: RSS growth per key, {args.keys:,} keys (16-byte keys, 32-byte values)\n")
+        print("| | TagCache bytes/key | Redis bytes/key | ratio |")
+        print("|---|---|---|---|")
+        for ttl in (False, True):
+            a, b = mem[("tagcache", ttl)][0], mem[("redis", ttl)][0]
+            print(f"| {'with TTL' if ttl else 'no TTL'} | {a:.1f} | {b:.1f} | {a / b:.2f} |")
+        print()
+
+    if "start" in only:
+        t = start_times(args)
+        print("### Start to first PONG (ms, median of runs)\n")
+        print(f"| TagCache | {fmt_spread(t['tagcache'], 1)} |\n| Redis | {fmt_spread(t['redis'], 1)} |")
+
+
+if __name__ == "__main__":
+    main()
