@@ -1,6 +1,611 @@
 import RESP
 import Store
 
+/// The generic key commands (Redis's db.c and expire.c): DEL, EXISTS, TYPE, the EXPIRE and TTL
+/// families, RENAME, COPY, MOVE, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, TOUCH.
 public enum KeyCommands {
-    public static let all: [CommandSpec] = []
+    public static let all: [CommandSpec] = [
+        CommandSpec("del", arity: -2, flags: [.write], keys: (1, -1, 1), group: "generic",
+                    summary: "Delete a key", since: "1.0.0",
+                    complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+                    categories: ["keyspace", "write", "slow"]) { ctx, args in del(ctx, args) },
+        CommandSpec("unlink", arity: -2, flags: [.write, .fast], keys: (1, -1, 1), group: "generic",
+                    summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+                    since: "4.0.0",
+                    complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in del(ctx, args) },
+        CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic",
+                    summary: "Determine if a key exists", since: "1.0.0",
+                    complexity: "O(N) where N is the number of keys to check.",
+                    categories: ["keyspace", "read", "fast"]) { ctx, args in countLive(ctx, args) },
+        CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Determine the type stored at key", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "read", "fast"]) { ctx, args in typeOf(ctx, args) },
+        CommandSpec("expire", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Set a key's time to live in seconds", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in expire(ctx, args, relative: true, seconds: true) },
+        CommandSpec("pexpire", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Set a key's time to live in milliseconds", since: "2.6.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in expire(ctx, args, relative: true, seconds: false) },
+        CommandSpec("expireat", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Set the expiration for a key as a UNIX timestamp", since: "1.2.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in expire(ctx, args, relative: false, seconds: true) },
+        CommandSpec("pexpireat", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+                    since: "2.6.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in expire(ctx, args, relative: false, seconds: false) },
+        CommandSpec("ttl", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Get the time to live for a key in seconds", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "read", "fast"]) { ctx, args in ttl(ctx, args, milliseconds: false, absolute: false) },
+        CommandSpec("pttl", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Get the time to live for a key in milliseconds", since: "2.6.0", complexity: "O(1)",
+                    categories: ["keyspace", "read", "fast"]) { ctx, args in ttl(ctx, args, milliseconds: true, absolute: false) },
+        CommandSpec("expiretime", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Get the expiration Unix timestamp for a key", since: "7.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "read", "fast"]) { ctx, args in ttl(ctx, args, milliseconds: false, absolute: true) },
+        CommandSpec("pexpiretime", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Get the expiration Unix timestamp for a key in milliseconds", since: "7.0.0",
+                    complexity: "O(1)",
+                    categories: ["keyspace", "read", "fast"]) { ctx, args in ttl(ctx, args, milliseconds: true, absolute: true) },
+        CommandSpec("persist", arity: 2, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Remove the expiration from a key", since: "2.2.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in persist(ctx, args) },
+        CommandSpec("rename", arity: 3, flags: [.write], keys: (1, 2, 1), group: "generic",
+                    summary: "Rename a key", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "slow"]) { ctx, args in rename(ctx, args, nx: false) },
+        CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: (1, 2, 1), group: "generic",
+                    summary: "Rename a key, only if the new key does not exist", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in rename(ctx, args, nx: true) },
+        CommandSpec("copy", arity: -3, flags: [.write, .denyoom], keys: (1, 2, 1), group: "generic",
+                    summary: "Copy a key", since: "6.2.0",
+                    complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+                    categories: ["keyspace", "write", "slow"]) { ctx, args in copy(ctx, args) },
+        CommandSpec("move", arity: 3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Move a key to another database", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "write", "fast"]) { ctx, args in move(ctx, args) },
+        CommandSpec("keys", arity: 2, flags: [.readonly], group: "generic",
+                    summary: "Find all keys matching the given pattern", since: "1.0.0",
+                    complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+                    categories: ["keyspace", "read", "slow", "dangerous"]) { ctx, args in keys(ctx, args) },
+        CommandSpec("scan", arity: -2, flags: [.readonly], group: "generic",
+                    summary: "Incrementally iterate the keys space", since: "2.8.0",
+                    complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+                    categories: ["keyspace", "read", "slow"]) { ctx, args in scan(ctx, args) },
+        CommandSpec("randomkey", arity: 1, flags: [.readonly], group: "generic",
+                    summary: "Return a random key from the keyspace", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "read", "slow"]) { ctx, _ in randomKey(ctx) },
+        CommandSpec("dbsize", arity: 1, flags: [.readonly, .fast], group: "server",
+                    summary: "Return the number of keys in the selected database", since: "1.0.0", complexity: "O(1)",
+                    categories: ["keyspace", "read", "fast"]) { ctx, _ in dbsize(ctx) },
+        CommandSpec("flushdb", arity: -1, flags: [.write], group: "server",
+                    summary: "Remove all keys from the current database", since: "1.0.0",
+                    complexity: "O(N) where N is the number of keys in the selected database",
+                    categories: ["keyspace", "write", "slow", "dangerous"]) { ctx, args in flush(ctx, args, all: false) },
+        CommandSpec("flushall", arity: -1, flags: [.write], group: "server",
+                    summary: "Remove all keys from all databases", since: "1.0.0",
+                    complexity: "O(N) where N is the total number of keys in all databases",
+                    categories: ["keyspace", "write", "slow", "dangerous"]) { ctx, args in flush(ctx, args, all: true) },
+        CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic",
+                    summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+                    since: "3.2.1", complexity: "O(N) where N is the number of keys that will be touched.",
+                    categories: ["keyspace", "read", "fast"]) { ctx, args in countLive(ctx, args) },
+    ]
+
+    // MARK: DEL UNLINK EXISTS TOUCH TYPE
+
+    /// DEL / UNLINK: entries are freed in place either way (one malloc block each, so there is
+    /// nothing worth handing to another thread).
+    static func del(_ ctx: CommandContext, _ args: Arguments) {
+        let n = forEachKey(ctx, args) { slot in
+            let s = slot.find()
+            if s < 0 { return false }
+            slot.delete(s)
+            return true
+        }
+        ctx.reply.integer(n)
+    }
+
+    /// EXISTS / TOUCH: live keys named, duplicates counted each time; hits and misses counted as
+    /// lookupKeyRead does.
+    static func countLive(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.reply.integer(forEachKey(ctx, args) { $0.findForRead() >= 0 })
+    }
+
+    /// Runs body for args[1...] under one lock set (atomic, as in Redis) and counts the trues.
+    @inline(__always)
+    static func forEachKey(_ ctx: CommandContext, _ args: Arguments, _ body: (KeySlot) -> Bool) -> Int {
+        if args.count == 2 { return ctx.withKey(args[1]) { body($0) ? 1 : 0 } }
+        var keys: [Bytes] = []
+        keys.reserveCapacity(args.count - 1)
+        for i in 1..<args.count { keys.append(args[i]) }
+        return ctx.withKeys(keys) { opener in
+            var n = 0
+            for k in keys where body(opener.open(k)) { n += 1 }
+            return n
+        }
+    }
+
+    static func typeOf(_ ctx: CommandContext, _ args: Arguments) {
+        let kind: ValueKind? = ctx.withKey(args[1]) { slot in
+            let s = slot.findForRead()
+            return s < 0 ? nil : slot.entry(s).kind
+        }
+        if let k = kind { ctx.reply.simple(k.typeName) } else { ctx.reply.simple("none") }
+    }
+
+    // MARK: EXPIRE PEXPIRE EXPIREAT PEXPIREAT
+
+    /// The four setters share Redis's expireGenericCommand: options are checked before the time,
+    /// the time is converted to absolute ms with overflow checks, and a time not after now
+    /// deletes the key (reply 1).
+    static func expire(_ ctx: CommandContext, _ args: Arguments, relative: Bool, seconds: Bool) {
+        var nx = false, xx = false, gt = false, lt = false
+        var i = 3
+        while i < args.count {
+            let a = args[i].cString
+            if a.equalsIgnoringCase("nx") {
+                nx = true
+            } else if a.equalsIgnoringCase("xx") {
+                xx = true
+            } else if a.equalsIgnoringCase("gt") {
+                gt = true
+            } else if a.equalsIgnoringCase("lt") {
+                lt = true
+            } else {
+                errorNaming(ctx, "ERR Unsupported option ", a)
+                return
+            }
+            i += 1
+        }
+        if nx && (xx || gt || lt) {
+            ctx.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible")
+            return
+        }
+        if gt && lt {
+            ctx.reply.error("ERR GT and LT options at the same time are not compatible")
+            return
+        }
+        guard var when = args[2].redisInteger.map(Int64.init) else { ctx.notInteger(); return }
+        if seconds {
+            if when > Int64.max / 1000 || when < Int64.min / 1000 { invalidExpireTime(ctx); return }
+            when *= 1000
+        }
+        let base: Int64 = relative ? ctx.now : 0
+        if when > Int64.max - base { invalidExpireTime(ctx); return }
+        when += base
+
+        let set = ctx.withKey(args[1]) { slot -> Bool in
+            let s = slot.find()
+            if s < 0 { return false }
+            let d = slot.entry(s).deadline
+            let current: Int64 = d == 0 ? -1 : d
+            if nx && current != -1 { return false }
+            if xx && current == -1 { return false }
+            // No TTL counts as infinite: GT always fails, LT always passes.
+            if gt && (current == -1 || when <= current) { return false }
+            if lt && current != -1 && when >= current { return false }
+            if when <= slot.now {
+                slot.delete(s)
+            } else {
+                slot.setDeadline(when, at: s)
+            }
+            return true
+        }
+        ctx.reply.integer(set ? 1 : 0)
+    }
+
+    static func invalidExpireTime(_ ctx: CommandContext) {
+        ctx.reply.error("ERR invalid expire time in '\(ctx.current?.fullName ?? "expire")' command")
+    }
+
+    // MARK: TTL PTTL EXPIRETIME PEXPIRETIME PERSIST
+
+    static func ttl(_ ctx: CommandContext, _ args: Arguments, milliseconds: Bool, absolute: Bool) {
+        let v = ctx.withKey(args[1]) { slot -> Int64 in
+            let s = slot.findForRead()
+            if s < 0 { return -2 }
+            let d = slot.entry(s).deadline
+            if d == 0 { return -1 }
+            let t = max(absolute ? d : d - slot.now, 0)
+            // Unsigned like the compiled Redis, so a deadline near Int64.max rounds instead of
+            // wrapping negative.
+            return milliseconds ? t : Int64(bitPattern: (UInt64(t) + 500) / 1000)
+        }
+        ctx.reply.integer(Int(v))
+    }
+
+    static func persist(_ ctx: CommandContext, _ args: Arguments) {
+        let removed = ctx.withKey(args[1]) { slot -> Bool in
+            let s = slot.find()
+            if s < 0 || slot.entry(s).deadline == 0 { return false }
+            slot.setDeadline(0, at: s)
+            return true
+        }
+        ctx.reply.integer(removed ? 1 : 0)
+    }
+
+    // MARK: RENAME RENAMENX COPY MOVE
+
+    private enum RenameOutcome { case renamed, destinationExists, noSource, sameKey }
+
+    static func rename(_ ctx: CommandContext, _ args: Arguments, nx: Bool) {
+        let src = args[1], dst = args[2]
+        let sameKey = src.equals(dst)
+        let outcome = ctx.withKeys([src, dst]) { opener -> RenameOutcome in
+            let from = opener.open(src)
+            if from.find() < 0 { return .noSource }
+            if sameKey { return .sameKey }
+            let to = opener.open(dst)
+            // find() may expire the destination, which can shift the source's slot when both
+            // share a table: look the source up again afterwards.
+            if to.find() >= 0 && nx { return .destinationExists }
+            let s = from.table.find(src, hash: from.hash)
+            let moved = from.entry(s).copy(newKey: dst, hash: to.hash, duplicateObject: false)
+            from.delete(s)
+            to.put(moved, at: to.table.find(dst, hash: to.hash))
+            return .renamed
+        }
+        switch outcome {
+        case .noSource: ctx.reply.error("ERR no such key")
+        case .sameKey, .destinationExists: if nx { ctx.reply.integer(0) } else { ctx.reply.ok() }
+        case .renamed: if nx { ctx.reply.integer(1) } else { ctx.reply.ok() }
+        }
+    }
+
+    static func copy(_ ctx: CommandContext, _ args: Arguments) {
+        var targetDb = ctx.client.db
+        var replace = false
+        var j = 3
+        while j < args.count {
+            let option = args[j].cString
+            if option.equalsIgnoringCase("replace") {
+                replace = true
+            } else if option.equalsIgnoringCase("db") && j + 1 < args.count {
+                guard let db = parseDatabase(ctx, args[j + 1]) else { return }
+                targetDb = db
+                j += 1
+            } else {
+                ctx.syntaxError()
+                return
+            }
+            j += 1
+        }
+        let src = args[1], dst = args[2]
+        if targetDb == ctx.client.db && src.equals(dst) {
+            ctx.reply.error("ERR source and destination objects are the same")
+            return
+        }
+        let copied = ctx.withKeys([src, dst]) { opener -> Bool in
+            let from = opener.open(src)
+            if from.findForRead() < 0 { return false }
+            let to = opener.open(dst, db: targetDb)
+            let existing = to.find()
+            if existing >= 0 && !replace { return false }
+            // The destination lookup may have moved the source's slot (see rename).
+            let s = from.table.find(src, hash: from.hash)
+            let e = from.entry(s).copy(newKey: dst, hash: to.hash, duplicateObject: true)
+            to.put(e, at: existing)
+            return true
+        }
+        ctx.reply.integer(copied ? 1 : 0)
+    }
+
+    static func move(_ ctx: CommandContext, _ args: Arguments) {
+        guard let targetDb = parseDatabase(ctx, args[2]) else { return }
+        if targetDb == ctx.client.db {
+            ctx.reply.error("ERR source and destination objects are the same")
+            return
+        }
+        let key = args[1]
+        // Both databases' tables of a key live in the key's shard: one lock covers the move.
+        let moved = ctx.withKeys([key]) { opener -> Bool in
+            let from = opener.open(key)
+            let s = from.find()
+            if s < 0 { return false }
+            let to = opener.open(key, db: targetDb)
+            if to.find() >= 0 { return false }
+            // Same key, same hash: the entry itself moves, no copy.
+            let e = from.table.detach(at: s)
+            from.shard.keyModified(db: from.db, key: key)
+            to.put(e, at: -1)
+            return true
+        }
+        ctx.reply.integer(moved ? 1 : 0)
+    }
+
+    /// A database number as Redis's getIntFromObjectOrReply + selectDb check it, or nil after
+    /// replying with the error.
+    static func parseDatabase(_ ctx: CommandContext, _ arg: Bytes) -> Int? {
+        guard let v = arg.redisInteger else { ctx.notInteger(); return nil }
+        if v < Int(Int32.min) || v > Int(Int32.max) {
+            ctx.reply.error("ERR value is out of range, value must between -2147483648 and 2147483647")
+            return nil
+        }
+        if v < 0 || v >= ctx.keyspace.databases {
+            ctx.reply.error("ERR DB index is out of range")
+            return nil
+        }
+        return v
+    }
+
+    // MARK: KEYS SCAN RANDOMKEY DBSIZE
+
+    /// KEYS locks one shard at a time: each shard's keys are a consistent view, the whole reply
+    /// is not a snapshot across shards (as it would be in single-threaded Redis).
+    static func keys(_ ctx: CommandContext, _ args: Arguments) {
+        let pattern = args[1]
+        let db = ctx.client.db
+        let now = ctx.now
+        var found = KeyList()
+        for shard in ctx.keyspace.shards {
+            ctx.lock(shard)
+            if let t = shard.existingTable(db), t.count > 0 {
+                t.forEachSlot { _, e in
+                    // Expired keys are skipped, not removed (Redis's keyIsExpired check).
+                    let d = e.deadline
+                    if (d == 0 || d > now) && GlobPattern.matches(pattern: pattern, e.key) { found.append(e.key) }
+                    return true
+                }
+            }
+            ctx.unlock(shard)
+        }
+        found.reply(ctx.reply)
+    }
+
+    /// SCAN's cursor holds the shard in its low `shardBits` bits and the shard table's
+    /// reverse-binary cursor (Table.scan) above them: `cursor = tableCursor << shardBits | shard`.
+    /// A full iteration walks shard 0's table, then shard 1's, ..., so it returns every key that
+    /// exists for the whole iteration, across table resizes, as Redis's dictScan does.
+    static func scan(_ ctx: CommandContext, _ args: Arguments) {
+        guard let cursor = parseCursor(args[1]) else { ctx.reply.error("ERR invalid cursor"); return }
+        var count = 10
+        var pattern: Bytes?
+        var typeName: Bytes?
+        var i = 2
+        while i < args.count {
+            let more = args.count - i
+            let option = args[i].cString
+            if option.equalsIgnoringCase("count") && more >= 2 {
+                guard let c = args[i + 1].redisInteger else { ctx.notInteger(); return }
+                if c < 1 { ctx.syntaxError(); return }
+                count = c
+            } else if option.equalsIgnoringCase("match") && more >= 2 {
+                let p = args[i + 1]
+                pattern = p.count == 1 && p[0] == 42 ? nil : p
+            } else if option.equalsIgnoringCase("type") && more >= 2 {
+                typeName = args[i + 1].cString
+            } else {
+                ctx.syntaxError()
+                return
+            }
+            i += 2
+        }
+
+        let ks = ctx.keyspace
+        let db = ctx.client.db
+        let now = ctx.now
+        let bits = UInt64(ks.shardBits)
+        var shardIndex = Int(cursor & UInt64(ks.shardCount - 1))
+        var tableCursor = cursor >> bits
+        // Redis visits at most COUNT*10 buckets per call and stops once COUNT keys were seen
+        // (before filtering). Empty shards cost nothing, so a small keyspace finishes in one call.
+        let (m, overflow) = count.multipliedReportingOverflow(by: 10)
+        var budget = overflow ? Int.max : m
+        var seen = 0
+        var found = KeyList()
+        var expired: [([UInt8], UInt32)] = []
+        var next: UInt64 = 0
+        while true {
+            let shard = ks.shards[shardIndex]
+            ctx.lock(shard)
+            if let t = shard.existingTable(db), t.count > 0 {
+                repeat {
+                    tableCursor = t.scan(tableCursor) { e in
+                        seen += 1
+                        if let p = pattern, !GlobPattern.matches(pattern: p, e.key) { return }
+                        let d = e.deadline
+                        if d != 0 && d <= now {
+                            if typeName != nil { shard.stats.keyspaceMisses += 1 }
+                            expired.append((Array(e.key), e.hash))
+                            return
+                        }
+                        if let tn = typeName {
+                            // Redis looks the key up to learn its type, which counts a hit.
+                            shard.stats.keyspaceHits += 1
+                            if !tn.equalsIgnoringCase(e.kind.typeName) { return }
+                        }
+                        found.append(e.key)
+                    }
+                    budget -= 1
+                    // Remove expired keys after the bucket's walk, never during it.
+                    for (k, h) in expired {
+                        _ = k.withUnsafeBufferPointer { shard.liveSlot(t, $0, hash: h, now: now, db: db) }
+                    }
+                    expired.removeAll(keepingCapacity: true)
+                } while tableCursor != 0 && budget > 0 && seen < count
+            } else {
+                tableCursor = 0
+            }
+            ctx.unlock(shard)
+            if tableCursor != 0 {
+                next = tableCursor << bits | UInt64(shardIndex)
+                break
+            }
+            shardIndex += 1
+            if shardIndex == ks.shardCount { next = 0; break }
+            if budget <= 0 || seen >= count { next = UInt64(shardIndex); break }
+        }
+        ctx.reply.array(2)
+        var digits: [UInt8] = []
+        var v = next
+        repeat { digits.append(UInt8(48 + v % 10)); v /= 10 } while v > 0
+        ctx.reply.bulk(Array(digits.reversed()))
+        found.reply(ctx.reply)
+    }
+
+    /// A cursor as Redis's strtoul-based parser accepts it: the text up to the first NUL,
+    /// optional sign (a negative value wraps), decimal digits; "" is cursor 0.
+    static func parseCursor(_ b: Bytes) -> UInt64? {
+        var n = 0
+        while n < b.count && b[n] != 0 { n += 1 }
+        if n == 0 { return 0 }
+        let first = b[0]
+        if first == 32 || (first >= 9 && first <= 13) { return nil }
+        var i = 0
+        var negative = false
+        if first == 43 || first == 45 {
+            negative = first == 45
+            i = 1
+        }
+        if i == n { return nil }
+        var v: UInt64 = 0
+        while i < n {
+            let c = b[i]
+            if c < 48 || c > 57 { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
+            if o1 || o2 { return nil }
+            v = a
+            i += 1
+        }
+        return negative ? 0 &- v : v
+    }
+
+    /// RANDOMKEY: picks a shard weighted by its key count, then a random entry in it. Expired
+    /// entries met on the way are removed and the pick retried, as Redis's dbRandomKey does.
+    static func randomKey(_ ctx: CommandContext) {
+        let ks = ctx.keyspace
+        let db = ctx.client.db
+        let now = ctx.now
+        var counts = [Int](repeating: 0, count: ks.shardCount)
+        while true {
+            var total = 0
+            for (i, shard) in ks.shards.enumerated() {
+                ctx.lock(shard)
+                counts[i] = shard.existingTable(db)?.count ?? 0
+                ctx.unlock(shard)
+                total += counts[i]
+            }
+            if total == 0 { ctx.reply.null(); return }
+            var r = Int.random(in: 0..<total)
+            var index = 0
+            while r >= counts[index] {
+                r -= counts[index]
+                index += 1
+            }
+            let shard = ks.shards[index]
+            var key: [UInt8]?
+            ctx.lock(shard)
+            if let t = shard.existingTable(db) {
+                // A few picks inside the shard before counting again.
+                for _ in 0..<8 {
+                    guard let s = t.randomSlot() else { break }
+                    let e = t.entry(at: s)
+                    let d = e.deadline
+                    if d == 0 || d > now {
+                        key = Array(e.key)
+                        break
+                    }
+                    _ = shard.liveSlot(t, e.key, hash: e.hash, now: now, db: db)
+                }
+            }
+            ctx.unlock(shard)
+            if let k = key {
+                ctx.reply.bulk(k)
+                return
+            }
+        }
+    }
+
+    /// DBSIZE counts entries, including expired ones not yet removed (as Redis's dictSize does).
+    static func dbsize(_ ctx: CommandContext) {
+        let db = ctx.client.db
+        var n = 0
+        for shard in ctx.keyspace.shards {
+            ctx.lock(shard)
+            n += shard.existingTable(db)?.count ?? 0
+            ctx.unlock(shard)
+        }
+        ctx.reply.integer(n)
+    }
+
+    // MARK: FLUSHDB FLUSHALL
+
+    /// FLUSHDB / FLUSHALL [ASYNC|SYNC]. Both modes unhook the tables under the locks and free
+    /// the entries after releasing them, so other clients wait only for the unhooking.
+    static func flush(_ ctx: CommandContext, _ args: Arguments, all: Bool) {
+        if args.count > 2 || (args.count == 2 && !args[1].cString.equalsIgnoringCase("sync")
+            && !args[1].cString.equalsIgnoringCase("async")) {
+            ctx.syntaxError()
+            return
+        }
+        let ks = ctx.keyspace
+        let db = ctx.client.db
+        var dropped: [Table] = []
+        ctx.withAllShards {
+            for shard in ks.shards {
+                if all {
+                    for d in 0..<ks.databases { if let t = shard.existingTable(d) { dropped.append(t) } }
+                } else if let t = shard.existingTable(db) {
+                    dropped.append(t)
+                }
+            }
+            if all { ks.flushAll(locked: true) } else { ks.flush(db: db, locked: true) }
+        }
+        dropped.removeAll()
+        ctx.reply.ok()
+    }
+
+    // MARK: helpers
+
+    /// An error naming a client-sent argument, byte for byte as Redis's addReplyErrorFormat
+    /// prints it: cut at the first NUL (it is a C string), trailing CR/LF trimmed, inner CR/LF
+    /// turned into spaces. Bytes that are not UTF-8 cannot travel in a String, so only they
+    /// bypass ReplyWriter.error.
+    static func errorNaming(_ ctx: CommandContext, _ prefix: StaticString, _ arg: Bytes) {
+        var n = 0
+        while n < arg.count && arg[n] != 0 { n += 1 }
+        while n > 0 && (arg[n - 1] == 13 || arg[n - 1] == 10) { n -= 1 }
+        var m = Array(UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+        for i in 0..<n { m.append(arg[i] == 13 || arg[i] == 10 ? 32 : arg[i]) }
+        if let text = String(validating: m, as: UTF8.self) {
+            ctx.reply.error(text)
+            return
+        }
+        ctx.reply.errorCount += 1
+        ctx.reply.raw([45] + m + [13, 10])
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// The bytes up to the first NUL: what Redis's strcasecmp sees of an option, so "nx\0junk"
+    /// is NX there and here.
+    fileprivate var cString: UnsafeBufferPointer<UInt8> {
+        for i in 0..<count where self[i] == 0 { return UnsafeBufferPointer(rebasing: self[0..<i]) }
+        return self
+    }
+}
+
+/// Keys gathered for a reply (KEYS, SCAN) while shard locks are held: one flat byte buffer and
+/// the end offset of each key, so gathering costs no allocation per key.
+private struct KeyList {
+    var bytes: [UInt8] = []
+    var ends: [Int] = []
+
+    mutating func append(_ key: Bytes) {
+        bytes.append(contentsOf: key)
+        ends.append(bytes.count)
+    }
+
+    /// Writes the keys as an array of bulk strings.
+    func reply(_ reply: ReplyWriter) {
+        reply.array(ends.count)
+        bytes.withUnsafeBufferPointer { all in
+            var start = 0
+            for end in ends {
+                reply.bulk(Bytes(rebasing: all[start..<end]))
+                start = end
+            }
+        }
+    }
 }

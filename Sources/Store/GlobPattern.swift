@@ -16,6 +16,7 @@ public enum GlobPattern {
     }
 
     @inline(__always) static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
+    @inline(__always) static func lowerSigned(_ c: Int8) -> Int8 { c >= 65 && c <= 90 ? c | 0x20 : c }
 
     private static func match(_ p: UnsafeBufferPointer<UInt8>, _ pi0: Int, _ s: UnsafeBufferPointer<UInt8>, _ si0: Int,
                               _ nocase: Bool, _ skipLonger: inout Bool, _ nesting: Int) -> Bool {
@@ -51,9 +52,11 @@ public enum GlobPattern {
                         pi -= 1
                         break
                     } else if pn - pi >= 3 && p[pi + 1] == 45 {
-                        var start = p[pi], end = p[pi + 2], c = s[si]
+                        // Redis compares range ends as (signed) char, so bytes >= 0x80 sort first.
+                        var start = Int8(bitPattern: p[pi]), end = Int8(bitPattern: p[pi + 2])
+                        var c = Int8(bitPattern: s[si])
                         if start > end { swap(&start, &end) }
-                        if nocase { start = lower(start); end = lower(end); c = lower(c) }
+                        if nocase { start = lowerSigned(start); end = lowerSigned(end); c = lowerSigned(c) }
                         pi += 2
                         if c >= start && c <= end { matched = true }
                     } else if nocase ? lower(p[pi]) == lower(s[si]) : p[pi] == s[si] {
