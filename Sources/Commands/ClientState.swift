@@ -14,8 +14,16 @@ public final class ClientState: @unchecked Sendable {
     public var closeAfterReply = false
     /// Set by CLIENT KILL from another connection; the owning loop closes it.
     public var killed = false
-    /// The queued transaction while inside MULTI.
-    public var multi: MultiState?
+    /// The queued transaction while inside MULTI (owner thread only; see multiQueued).
+    public var multi: MultiState? {
+        didSet { multiQueued = multi == nil ? -1 : multi!.queue.count; multiBytes = 0 }
+    }
+    /// Commands queued in MULTI, -1 outside: plain integers CLIENT LIST may read from any thread.
+    public var multiQueued = -1
+    public var multiBytes = 0
+    /// CLIENT NO-EVICT / NO-TOUCH.
+    public var noEvict = false
+    public var noTouch = false
     /// Keys watched by WATCH, with the version seen at WATCH time.
     public var watched: [WatchedKey] = []
     /// Table id of the last command (CLIENT LIST's cmd=), -1 before the first.

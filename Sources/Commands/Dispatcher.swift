@@ -24,15 +24,25 @@ public enum Dispatcher {
             return
         }
         let client = ctx.client
-        if !client.authenticated && !spec.flags.contains(.noAuth) {
+        if !client.authenticated && !spec.flags.contains(.noAuth) && ctx.server.requirePass != nil {
             ctx.counters.recordRejected(spec.id)
             reject(ctx, "NOAUTH Authentication required.", spec: spec)
             return
         }
-        if let m = client.multi, !TransactionCommands.runsInsideMulti(spec) {
-            m.queue.append((spec, args.copy()))
-            ctx.reply.queued()
-            return
+        if let m = client.multi {
+            if spec.flags.contains(.noMulti) {
+                ctx.counters.recordRejected(spec.id)
+                reject(ctx, "ERR Command not allowed inside a transaction", spec: spec)
+                return
+            }
+            if !TransactionCommands.runsInsideMulti(spec) {
+                let owned = args.copy()
+                m.queue.append((spec, owned))
+                client.multiQueued = m.queue.count
+                client.multiBytes += owned.values.reduce(0) { $0 + $1.count }
+                ctx.reply.queued()
+                return
+            }
         }
         call(ctx, spec, args)
     }

@@ -6,15 +6,25 @@ import Store
 public protocol ServerControl: AnyObject, Sendable {
     /// requirepass, or nil when none is set.
     var requirePass: [UInt8]? { get }
+    /// The Redis version reported to clients (HELLO, INFO), which gate features on it.
+    var redisVersion: String { get }
+    /// TagCache's own version (HELLO's extra `tagcache_version` field).
+    var tagcacheVersion: String { get }
     /// The INFO text for the asked sections (already lower-cased; empty = default).
     func info(sections: [String], client: ClientState) -> String
-    /// CLIENT LIST lines (each ending in "\n") for the clients matching the filter.
+    /// CLIENT LIST lines (each ending in "\n"): every client of `type` (nil = all), or the clients
+    /// with the given ids, in the order given.
     func clientList(ids: [Int]?, type: String?) -> String
     /// One CLIENT LIST line for this client.
     func clientInfo(_ client: ClientState) -> String
-    /// Kills clients matching the filter; returns how many. `skipSelf` excludes the caller.
+    /// Kills clients matching the filter; returns how many. `skipMe` excludes the caller.
     func killClients(_ filter: ClientKillFilter, caller: ClientState) -> Int
-    /// CONFIG GET: (name, value) pairs for the globs.
+    /// Runs body while no other thread reads client fields (CLIENT LIST): changes to a client's
+    /// name, library, transaction or modes go through here.
+    func updateClient(_ body: () -> Void)
+    /// CLIENT NO-EVICT / NO-TOUCH (nil leaves a mode as it is); shown in CLIENT LIST's flags.
+    func setClientModes(_ client: ClientState, noEvict: Bool?, noTouch: Bool?)
+    /// CONFIG GET: (name, value) pairs for the patterns (globs, or exact names echoed as given).
     func configGet(_ patterns: [[UInt8]]) -> [(String, String)]
     /// CONFIG SET: nil on success, or the complete error message.
     func configSet(_ pairs: [([UInt8], [UInt8])]) -> String?
@@ -22,7 +32,9 @@ public protocol ServerControl: AnyObject, Sendable {
     func resetStats()
     /// CONFIG REWRITE: nil on success, or the error message.
     func configRewrite() -> String?
-    /// Begin a graceful shutdown (SHUTDOWN).
+    /// LASTSAVE: unix time of the last save (TagCache keeps no snapshot: the start time).
+    var lastSaveTime: Int { get }
+    /// Begin a graceful shutdown (SHUTDOWN): pending replies are written, every client closed.
     func shutdown(client: ClientState)
     /// Whether DEBUG and other test-only commands are allowed.
     var debugCommandsEnabled: Bool { get }
@@ -33,9 +45,11 @@ public struct ClientKillFilter {
     public var address: String?
     public var localAddress: String?
     public var id: Int?
+    /// "normal", "master", "replica" or "pubsub" ("slave" is given as "replica").
     public var type: String?
     public var user: String?
     public var skipMe = true
+    /// Only clients connected at least this many seconds.
     public var maxAge: Int?
     public init() {}
 }

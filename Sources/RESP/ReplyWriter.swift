@@ -1,5 +1,11 @@
 import CTagCacheSys
 
+/// Learns of every error reply a ReplyWriter writes (the server counts them by code).
+public protocol ErrorReplyObserver: AnyObject {
+    /// `code` is the error's first word, e.g. `ERR` or `WRONGTYPE`; valid during the call only.
+    func errorReplied(code: UnsafeRawBufferPointer)
+}
+
 /// Encodes replies into a connection's output buffer in RESP2 or RESP3. Types RESP2 lacks are
 /// downgraded exactly as Redis does (map -> flat array, set -> array, double -> bulk string,
 /// boolean -> integer, null -> $-1 or *-1, verbatim -> bulk).
@@ -9,6 +15,8 @@ public final class ReplyWriter {
     public var protocolVersion: Int = 2
     /// Number of error replies written (for INFO errorstats).
     public var errorCount = 0
+    /// Told the code of every error reply (`ERR`, `WRONGTYPE`...), for INFO errorstats.
+    public var errorObserver: ErrorReplyObserver?
     /// Set while a reply is being discarded (CLIENT REPLY OFF/SKIP, later).
     public init(out: ByteBuffer = ByteBuffer()) { self.out = out }
 
@@ -33,6 +41,7 @@ public final class ReplyWriter {
         m.withUTF8 { u in
             // Redis replaces newlines in error messages with spaces.
             for b in u { out.append(b == 13 || b == 10 ? 32 : b) }
+            if let o = errorObserver { report(UnsafeRawBufferPointer(u), to: o) }
         }
         out.append("\r\n")
     }
@@ -40,6 +49,16 @@ public final class ReplyWriter {
     @inline(__always) public func error(_ message: StaticString) {
         errorCount += 1
         out.append(45); out.append(message); out.append("\r\n")
+        if let o = errorObserver {
+            report(UnsafeRawBufferPointer(start: message.utf8Start, count: message.utf8CodeUnitCount), to: o)
+        }
+    }
+
+    /// The code is the message up to its first space, as Redis's afterErrorReply takes it.
+    private func report(_ message: UnsafeRawBufferPointer, to o: ErrorReplyObserver) {
+        var n = 0
+        while n < message.count && message[n] != 32 && message[n] != 13 && message[n] != 10 { n += 1 }
+        o.errorReplied(code: UnsafeRawBufferPointer(rebasing: message[0..<n]))
     }
 
     @inline(__always) public func integer(_ v: Int) {

@@ -6,13 +6,17 @@ import Store
 public struct Directive: Sendable {
     public enum Kind: Sendable {
         case integer(min: Int, max: Int)
+        /// An integer accepted within min...max and then kept within lo...hi (Redis's hz).
+        case clampedInteger(min: Int, max: Int, lo: Int, hi: Int)
         /// A byte count: accepts Redis's units (1k, 1kb, 1mb, 1gb...), shown as bytes.
         case memory(min: Int, max: Int)
         case bool
         case enumeration([String])
         case string
-        /// Free-form list of words (bind, save): kept as given, words separated by spaces.
+        /// Free-form list of words (bind): kept as given, words separated by spaces.
         case words
+        /// `save` points: pairs of seconds and changes, or empty.
+        case savePoints
     }
 
     public let name: String
@@ -37,6 +41,10 @@ public struct Directive: Sendable {
             guard let v = parseRedisInteger(raw) else { return .failure(.message("argument couldn't be parsed into an integer")) }
             if v < lo || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
             return .success(String(v))
+        case let .clampedInteger(lo, hi, clampLo, clampHi):
+            guard let v = parseRedisInteger(raw) else { return .failure(.message("argument couldn't be parsed into an integer")) }
+            if v < lo || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
+            return .success(String(min(max(v, clampLo), clampHi)))
         case let .memory(lo, hi):
             guard let v = parseMemory(raw) else { return .failure(.message("argument must be a memory value")) }
             if v < lo || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
@@ -53,6 +61,15 @@ public struct Directive: Sendable {
             return .failure(.message("argument(s) must be one of the following: \(options.joined(separator: ", "))"))
         case .string, .words:
             return .success(raw)
+        case .savePoints:
+            let words = raw.split(separator: " ", omittingEmptySubsequences: true)
+            if words.count % 2 != 0 { return .failure(.message("Invalid save parameters")) }
+            var points: [String] = []
+            for w in words {
+                guard let v = parseRedisInteger(String(w)), v >= 0 else { return .failure(.message("Invalid save parameters")) }
+                points.append(String(v))
+            }
+            return .success(points.joined(separator: " "))
         }
     }
 }
@@ -97,17 +114,17 @@ public final class Config: @unchecked Sendable {
         Directive("maxclients", .integer(min: 1, max: Int(UInt32.max)), "10000", "maximum connected clients"),
         Directive("timeout", .integer(min: 0, max: Int(Int32.max)), "0", "close clients idle this many seconds; 0 = never"),
         Directive("tcp-keepalive", .integer(min: 0, max: Int(Int32.max)), "300", "SO_KEEPALIVE interval in seconds"),
-        Directive("proto-max-bulk-len", .memory(min: 1 << 20, max: Int(UInt32.max)), "536870912", "largest bulk string in a request"),
+        Directive("proto-max-bulk-len", .memory(min: 1 << 20, max: Int.max), "536870912", "largest bulk string in a request"),
         Directive("proto-max-multibulk-len", .integer(min: 1, max: Int(Int32.max)), "1048576", "most arguments in one request"),
         Directive("client-query-buffer-limit", .memory(min: 1 << 20, max: Int.max), "1073741824", "most unprocessed input per client"),
         Directive("client-output-backpressure", .memory(min: 1 << 14, max: Int.max), "4194304", "stop reading a client whose unsent replies exceed this"),
         Directive("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), "notice", "log verbosity"),
         Directive("logfile", .string, "", mutable: false, "log file; empty = standard output"),
-        Directive("hz", .integer(min: 1, max: 500), "10", "background task frequency (active expiry, timeouts)"),
+        Directive("hz", .clampedInteger(min: 0, max: Int(Int32.max), lo: 1, hi: 500), "10", "background task frequency (active expiry, timeouts)"),
         Directive("enable-debug-command", .enumeration(["no", "yes", "local"]), "no", mutable: false, "allow DEBUG"),
         Directive("daemonize", .bool, "no", mutable: false, "accepted for compatibility; TagCache stays in the foreground"),
         Directive("pidfile", .string, "", mutable: false, "write the process id here"),
-        Directive("save", .words, "", "accepted for compatibility; TagCache keeps no snapshot"),
+        Directive("save", .savePoints, "", "accepted for compatibility; TagCache keeps no snapshot"),
         Directive("appendonly", .bool, "no", "accepted for compatibility; TagCache keeps no log"),
         Directive("protected-mode", .bool, "yes", "accepted for compatibility"),
         Directive("maxmemory", .memory(min: 0, max: Int.max), "0", "accepted; eviction comes with a later release"),
@@ -118,6 +135,9 @@ public final class Config: @unchecked Sendable {
 
     private var values: [String: String] = [:]
     private let lock = ShardLock()
+    /// Absolute path of the configuration file the server was started with (CONFIG REWRITE
+    /// writes it back), or nil.
+    public internal(set) var configFile: String?
 
     public init() {
         for d in Config.directives { values[d.name] = d.defaultValue }

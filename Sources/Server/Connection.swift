@@ -27,6 +27,7 @@ final class Connection {
         self.client = client
         parser = RequestParser(limits: server.protocolLimits)
         reply = ReplyWriter(out: output)
+        reply.errorObserver = server.errorStats
         context = CommandContext(keyspace: server.keyspace, reply: reply, client: client, table: server.commands,
                                  server: server, counters: loop.counters)
         context.maxStringLength = server.protocolLimits.maxBulkLength

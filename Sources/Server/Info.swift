@@ -3,7 +3,9 @@ import Commands
 import Glibc
 import Store
 
-/// Renders INFO the way Redis 7 lays it out: `# Section` headers, `field:value` lines, CRLF.
+/// Renders INFO the way Redis 7 lays it out: `# Section` headers, `field:value` lines, CRLF,
+/// sections separated by an empty line. Every figure is measured; a field TagCache has no true
+/// value for is left out rather than filled with a constant.
 struct Info {
     let server: TagCacheServer
 
@@ -13,19 +15,18 @@ struct Info {
                               "modules", "commandstats", "errorstats", "cluster", "keyspace"]
 
     func render(_ requested: [String]) -> String {
-        var wanted: [String] = []
-        if requested.isEmpty { wanted = Info.defaultSections }
+        var wanted = Set<String>()
+        if requested.isEmpty { wanted.formUnion(Info.defaultSections) }
         for r in requested {
             switch r {
-            case "all", "everything": wanted += Info.allSections
-            case "default": wanted += Info.defaultSections
-            default: wanted.append(r)
+            case "all", "everything": wanted.formUnion(Info.allSections)
+            case "default": wanted.formUnion(Info.defaultSections)
+            default: wanted.insert(r)
             }
         }
-        var seen = Set<String>()
         var parts: [String] = []
-        for s in Info.allSections where wanted.contains(s) && seen.insert(s).inserted {
-            if let body = section(s) { parts.append(body) }
+        for s in Info.allSections where wanted.contains(s) {
+            parts.append(section(s))
         }
         return parts.joined(separator: "\r\n")
     }
@@ -36,7 +37,7 @@ struct Info {
         return s
     }
 
-    private func section(_ name: String) -> String? {
+    private func section(_ name: String) -> String {
         switch name {
         case "server": return serverSection()
         case "clients": return clientsSection()
@@ -50,52 +51,54 @@ struct Info {
                                          ("repl_backlog_size", "1048576"), ("repl_backlog_first_byte_offset", "0"),
                                          ("repl_backlog_histlen", "0")])
         case "cpu":
-            let u = tc_cpu_user_seconds(), s = tc_cpu_sys_seconds()
-            return block("CPU", [("used_cpu_sys", String(format6(s))), ("used_cpu_user", String(format6(u))),
-                                 ("used_cpu_sys_children", "0.000000"), ("used_cpu_user_children", "0.000000"),
-                                 ("used_cpu_sys_main_thread", String(format6(s))), ("used_cpu_user_main_thread", String(format6(u)))])
+            // TagCache runs its work on several event loops, so there is no main-thread figure.
+            return block("CPU", [("used_cpu_sys", format6(tc_cpu_sys_seconds())), ("used_cpu_user", format6(tc_cpu_user_seconds())),
+                                 ("used_cpu_sys_children", "0.000000"), ("used_cpu_user_children", "0.000000")])
         case "modules": return "# Modules\r\n"
         case "cluster": return block("Cluster", [("cluster_enabled", "0")])
         case "commandstats": return commandStatsSection()
         case "errorstats":
             return block("Errorstats", server.errorStats.snapshot().map { ("errorstat_\($0.0)", "count=\($0.1)") })
-        case "keyspace": return keyspaceSection()
-        default: return nil
+        default: return keyspaceSection()
         }
     }
 
     private func serverSection() -> String {
         var u = utsname()
         uname(&u)
-        let os = withUnsafeBytes(of: &u.sysname) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) } + " "
-            + withUnsafeBytes(of: &u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) } + " "
-            + withUnsafeBytes(of: &u.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        func field<T>(_ v: inout T) -> String {
+            withUnsafeBytes(of: &v) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        }
+        let os = "\(field(&u.sysname)) \(field(&u.release)) \(field(&u.machine))"
         let uptimeMs = monotonicMs() - server.startedMonotonicMs
         let nowUs = server.keyspace.clock.nowUs()
+        let hz = server.config.get("hz")
         return block("Server", [
             ("redis_version", TagCacheVersion.redisVersion),
             ("tagcache_version", TagCacheVersion.version),
             ("redis_git_sha1", "00000000"), ("redis_git_dirty", "0"), ("redis_build_id", "0"),
-            ("redis_mode", "standalone"), ("os", os), ("arch_bits", "64"),
+            ("redis_mode", "standalone"), ("os", os), ("arch_bits", String(Int.bitWidth)),
             ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
             ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
             ("process_id", String(getpid())), ("process_supervised", "no"), ("run_id", server.runId),
             ("tcp_port", String(server.port)), ("server_time_usec", String(nowUs)),
             ("uptime_in_seconds", String(uptimeMs / 1000)), ("uptime_in_days", String(uptimeMs / 86_400_000)),
-            ("hz", server.config.get("hz")), ("configured_hz", server.config.get("hz")),
+            ("hz", hz), ("configured_hz", hz),
             ("lru_clock", String((nowUs / 1_000_000) & 0xFFFFFF)),
-            ("executable", CommandLine.arguments.first ?? ""), ("config_file", ""),
+            ("executable", executablePath()), ("config_file", server.config.configFile ?? ""),
             ("io_threads_active", "0"), ("event_loops", String(server.loops.count)),
             ("shards", String(server.keyspace.shardCount)),
         ])
     }
 
     private func clientsSection() -> String {
-        let n = server.registry.count
+        let (count, maxIn, maxOut) = server.registry.withClients { list in
+            (list.count, list.map { $0.input.capacity }.max() ?? 0, list.map { $0.output.readableCount }.max() ?? 0)
+        }
         return block("Clients", [
-            ("connected_clients", String(n)), ("cluster_connections", "0"),
+            ("connected_clients", String(count)), ("cluster_connections", "0"),
             ("maxclients", String(server.maxClients)),
-            ("client_recent_max_input_buffer", "0"), ("client_recent_max_output_buffer", "0"),
+            ("client_recent_max_input_buffer", String(maxIn)), ("client_recent_max_output_buffer", String(maxOut)),
             ("blocked_clients", "0"), ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
         ])
     }
@@ -103,26 +106,32 @@ struct Info {
     private func memorySection() -> String {
         let used = Int(tc_malloc_used())
         let rss = Int(tc_rss_bytes())
+        let peak = server.runtime.sampleMemory(used)
         let data = server.keyspace.memoryBytes()
         let maxmem = server.config.int("maxmemory")
+        let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
         return block("Memory", [
             ("used_memory", String(used)), ("used_memory_human", humanBytes(used)),
             ("used_memory_rss", String(rss)), ("used_memory_rss_human", humanBytes(rss)),
-            ("used_memory_peak", String(max(used, rss > 0 ? used : 0))), ("used_memory_peak_human", humanBytes(used)),
+            ("used_memory_peak", String(peak)), ("used_memory_peak_human", humanBytes(peak)),
+            ("used_memory_peak_perc", format2(peak > 0 ? Double(used) * 100 / Double(peak) : 0) + "%"),
             ("used_memory_dataset", String(data)),
+            ("total_system_memory", String(system)), ("total_system_memory_human", humanBytes(system)),
             ("maxmemory", String(maxmem)), ("maxmemory_human", humanBytes(maxmem)),
             ("maxmemory_policy", server.config.get("maxmemory-policy")),
             ("mem_fragmentation_ratio", used > 0 ? format2(Double(rss) / Double(used)) : "0.00"),
+            ("mem_fragmentation_bytes", String(rss - used)),
             ("mem_allocator", "libc"),
         ])
     }
 
+    /// TagCache keeps no snapshot and no log: nothing was ever saved, loaded or rewritten.
     private func persistenceSection() -> String {
         block("Persistence", [
             ("loading", "0"), ("async_loading", "0"), ("current_cow_peak", "0"), ("current_cow_size", "0"),
             ("current_cow_size_age", "0"), ("current_fork_perc", "0.00"), ("current_save_keys_processed", "0"),
-            ("current_save_keys_total", "0"), ("rdb_changes_since_last_save", "0"), ("rdb_bgsave_in_progress", "0"),
-            ("rdb_last_save_time", String(server.startedWallMs / 1000)), ("rdb_last_bgsave_status", "ok"),
+            ("current_save_keys_total", "0"), ("rdb_bgsave_in_progress", "0"),
+            ("rdb_last_save_time", String(server.lastSaveTime)), ("rdb_last_bgsave_status", "ok"),
             ("rdb_last_bgsave_time_sec", "-1"), ("rdb_current_bgsave_time_sec", "-1"), ("rdb_saves", "0"),
             ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"), ("aof_rewrite_scheduled", "0"),
             ("aof_last_rewrite_time_sec", "-1"), ("aof_current_rewrite_time_sec", "-1"),
@@ -134,18 +143,25 @@ struct Info {
         let st = server.keyspace.stats()
         let hits = st.keyspaceHits, misses = st.keyspaceMisses
         let rate = hits + misses == 0 ? "0.00" : format2(Double(hits) * 100 / Double(hits + misses))
+        let ops = server.total(.commandsProcessed)
+        let netIn = server.total(.netInputBytes), netOut = server.total(.netOutputBytes)
+        let now = server.runtime.sample(ops: ops, netIn: netIn, netOut: netOut)
+        let errors = server.errorStats.snapshot().reduce(0) { $0 + $1.1 }
         return block("Stats", [
             ("total_connections_received", String(server.total(.connectionsReceived))),
-            ("total_commands_processed", String(server.total(.commandsProcessed))),
-            ("instantaneous_ops_per_sec", "0"),
-            ("total_net_input_bytes", String(server.total(.netInputBytes))),
-            ("total_net_output_bytes", String(server.total(.netOutputBytes))),
+            ("total_commands_processed", String(ops)),
+            ("instantaneous_ops_per_sec", String(Int(now.opsPerSec.rounded()))),
+            ("total_net_input_bytes", String(netIn)),
+            ("total_net_output_bytes", String(netOut)),
+            ("instantaneous_input_kbps", format2(now.inputKbps)),
+            ("instantaneous_output_kbps", format2(now.outputKbps)),
             ("rejected_connections", String(server.total(.rejectedConnections))),
             ("expired_keys", String(st.expiredKeys)), ("evicted_keys", String(st.evictedKeys)),
             ("keyspace_hits", String(hits)), ("keyspace_misses", String(misses)),
             ("keyspace_hit_rate", rate),
             ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
-            ("total_error_replies", String(server.errorStats.snapshot().reduce(0) { $0 + $1.1 })),
+            ("unexpected_error_replies", "0"),
+            ("total_error_replies", String(errors)),
         ])
     }
 
@@ -166,30 +182,119 @@ struct Info {
 
     private func keyspaceSection() -> String {
         var fields: [(String, String)] = []
-        for (db, s) in server.keyspace.keyspaceSummary().enumerated() where s.keys > 0 {
-            fields.append(("db\(db)", "keys=\(s.keys),expires=\(s.expires),avg_ttl=0"))
+        let ks = server.keyspace
+        let now = ks.clock.nowMs()
+        for db in 0..<ks.databases {
+            var keys = 0, expires = 0
+            var ttlWeighted = 0.0
+            for s in ks.shards {
+                s.lock()
+                if let t = s.existingTable(db) {
+                    keys += t.count
+                    expires += t.volatileCount
+                    if t.volatileCount > 0, let avg = Info.sampleTTL(t, now: now) {
+                        ttlWeighted += avg * Double(t.volatileCount)
+                    }
+                }
+                s.unlock()
+            }
+            if keys == 0 { continue }
+            let avgTTL = expires > 0 ? Int(ttlWeighted / Double(expires)) : 0
+            fields.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(avgTTL)"))
         }
         return block("Keyspace", fields)
     }
-}
 
-func format2(_ v: Double) -> String {
-    let r = (v * 100).rounded() / 100
-    var s = String(r)
-    if let dot = s.firstIndex(of: ".") {
-        let decimals = s.distance(from: dot, to: s.endIndex) - 1
-        if decimals < 2 { s += String(repeating: "0", count: 2 - decimals) }
-    } else {
-        s += ".00"
+    /// Average remaining TTL (ms) of a table's keys with a deadline: exact for small tables, from
+    /// the first `sampleSize` such keys in slot (hash) order otherwise, as Redis also estimates it.
+    static func sampleTTL(_ t: Table, now: Int64, sampleSize: Int = 512) -> Double? {
+        var sum = 0.0, n = 0
+        t.forEachSlot { _, e in
+            let d = e.deadline
+            if d > now {
+                sum += Double(d - now)
+                n += 1
+            }
+            return n < sampleSize
+        }
+        return n > 0 ? sum / Double(n) : nil
     }
-    return s
+
+    private func executablePath() -> String {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { readlink("/proc/self/exe", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4095) }
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : (CommandLine.arguments.first ?? "")
+    }
 }
 
+/// What INFO measures over time rather than reads off a counter: the instantaneous rates (ops/sec,
+/// kbps over roughly the last two seconds, as Redis's 16 samples at 100 ms give) and the memory
+/// peak. Sampled whenever INFO runs and by `tick` from the server's cron.
+final class ServerRuntime: @unchecked Sendable {
+    private struct Sample { var ms: Int64; var ops: Int; var netIn: Int; var netOut: Int }
+    private let lock = ShardLock()
+    private var samples: [Sample]
+    private var peakMemory = 0
+    private weak var server: TagCacheServer?
+
+    init(server: TagCacheServer) {
+        self.server = server
+        samples = [Sample(ms: server.startedMonotonicMs, ops: 0, netIn: 0, netOut: 0)]
+    }
+
+    /// Records the current totals and returns the rates since the oldest sample of the window.
+    func sample(ops: Int, netIn: Int, netOut: Int) -> (opsPerSec: Double, inputKbps: Double, outputKbps: Double) {
+        let now = monotonicMs()
+        lock.lock()
+        defer { lock.unlock() }
+        samples.append(Sample(ms: now, ops: ops, netIn: netIn, netOut: netOut))
+        // Keep the newest sample older than the window as the base, so a rate always spans it.
+        while samples.count > 2 && now - samples[1].ms >= 1600 { samples.removeFirst() }
+        if samples.count > 64 { samples.removeFirst(samples.count - 64) }
+        let base = samples[0]
+        let dt = Double(max(now - base.ms, 1)) / 1000
+        return (Double(max(ops - base.ops, 0)) / dt,
+                Double(max(netIn - base.netIn, 0)) / 1024 / dt,
+                Double(max(netOut - base.netOut, 0)) / 1024 / dt)
+    }
+
+    /// Records used memory; returns the peak seen so far.
+    @discardableResult
+    func sampleMemory(_ used: Int) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        peakMemory = max(peakMemory, used)
+        return peakMemory
+    }
+
+    /// Periodic sampling (call from the server's cron for rates that do not depend on INFO).
+    func tick() {
+        guard let s = server else { return }
+        _ = sample(ops: s.total(.commandsProcessed), netIn: s.total(.netInputBytes), netOut: s.total(.netOutputBytes))
+        sampleMemory(Int(tc_malloc_used()))
+    }
+
+    func resetPeak() {
+        lock.lock()
+        peakMemory = 0
+        lock.unlock()
+    }
+
+}
+
+/// "%.2f" without Foundation.
+func format2(_ v: Double) -> String {
+    if !v.isFinite { return v.isNaN ? "nan" : (v < 0 ? "-inf" : "inf") }
+    let c = Int((abs(v) * 100).rounded())
+    let frac = c % 100
+    return "\(v < 0 && c != 0 ? "-" : "")\(c / 100).\(frac < 10 ? "0" : "")\(frac)"
+}
+
+/// "%ld.%06ld" of seconds, as Redis prints CPU time.
 func format6(_ v: Double) -> String {
-    let whole = Int(v)
-    let frac = Int(((v - Double(whole)) * 1_000_000).rounded())
-    let f = String(frac)
-    return "\(whole).\(String(repeating: "0", count: max(0, 6 - f.count)))\(f)"
+    let micros = Int((v * 1_000_000).rounded())
+    let f = String(micros % 1_000_000)
+    return "\(micros / 1_000_000).\(String(repeating: "0", count: 6 - f.count))\(f)"
 }
 
 /// Redis's bytesToHuman: 1.23K, 4.56M ... with two decimals.
@@ -199,5 +304,6 @@ func humanBytes(_ n: Int) -> String {
     if n < 1 << 20 { return format2(d / 1024) + "K" }
     if n < 1 << 30 { return format2(d / 1048576) + "M" }
     if n < 1 << 40 { return format2(d / 1073741824) + "G" }
-    return format2(d / 1099511627776) + "T"
+    if n < 1 << 50 { return format2(d / 1099511627776) + "T" }
+    return format2(d / 1125899906842624) + "P"
 }

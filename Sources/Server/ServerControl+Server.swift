@@ -7,16 +7,25 @@ import Store
 extension TagCacheServer: ServerControl {
     public var requirePass: [UInt8]? { requirePassBytes }
 
+    public var redisVersion: String { TagCacheVersion.redisVersion }
+    public var tagcacheVersion: String { TagCacheVersion.version }
+
     public var debugCommandsEnabled: Bool { config.get("enable-debug-command") != "no" }
+
+    public var lastSaveTime: Int { Int(startedWallMs / 1000) }
 
     public func info(sections: [String], client: ClientState) -> String {
         Info(server: self).render(sections)
     }
 
     public func clientList(ids: [Int]?, type: String?) -> String {
+        // Every client is a normal one: TagCache has no replicas, masters or pub/sub clients.
         if let t = type, t != "normal" { return "" }
         return registry.withClients { list in
-            list.filter { ids == nil || ids!.contains($0.client.id) }.map { clientLine($0) }.joined()
+            guard let ids else { return list.map { clientLine($0) }.joined() }
+            var byId: [Int: Connection] = [:]
+            for c in list { byId[c.client.id] = c }
+            return ids.compactMap { byId[$0].map { clientLine($0) } }.joined()
         }
     }
 
@@ -26,7 +35,17 @@ extension TagCacheServer: ServerControl {
         }
     }
 
-    /// One CLIENT LIST line in Redis 7's field order.
+    public func updateClient(_ body: () -> Void) {
+        registry.locked(body)
+    }
+
+    public func setClientModes(_ client: ClientState, noEvict: Bool?, noTouch: Bool?) {
+        if let e = noEvict { client.noEvict = e }
+        if let t = noTouch { client.noTouch = t }
+    }
+
+    /// One CLIENT LIST line in Redis 7.2's field order. Runs with the registry locked, which is
+    /// what keeps the name, library and transaction fields steady while they are read.
     func clientLine(_ c: Connection) -> String {
         let cl = c.client
         let now = keyspace.clock.nowMs()
@@ -34,29 +53,38 @@ extension TagCacheServer: ServerControl {
         let idle = (now - cl.lastInteractionMs) / 1000
         let cmd = cl.lastCommandId >= 0 && cl.lastCommandId < commands.allSpecs.count
             ? commands.allSpecs[cl.lastCommandId].fullName : "NULL"
-        let flags = cl.multi != nil ? "x" : "N"
-        let multi = cl.multi.map { String($0.queue.count) } ?? "-1"
-        let qbuf = c.input.readableCount
-        let obl = c.output.readableCount
-        let resp = c.reply.protocolVersion
+        // Only plain integers and flags of other clients are read here (their owners write them
+        // without a lock); names are written under the registry lock this runs under.
+        let multi = cl.multiQueued, multiMem = cl.multiBytes
+        var flags = ""
+        if multi >= 0 { flags += "x" }
+        if cl.closeAfterReply { flags += "c" }
+        if cl.noEvict { flags += "e" }
+        if cl.noTouch { flags += "T" }
+        if flags.isEmpty { flags = "N" }
+        let events = (c.readPaused ? "" : "r") + (c.wantsWrite ? "w" : "")
         let name = String(decoding: cl.name, as: UTF8.self)
         let lib = String(decoding: cl.libName, as: UTF8.self)
         let libv = String(decoding: cl.libVersion, as: UTF8.self)
-        return "id=\(cl.id) addr=\(cl.address) laddr=\(cl.localAddress) fd=\(cl.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(cl.db) sub=0 psub=0 ssub=0 multi=\(multi) qbuf=\(qbuf) qbuf-free=\(c.input.capacity - c.input.writeIndex) argv-mem=0 multi-mem=0 rbs=\(c.input.capacity) rbp=\(c.input.capacity) obl=\(obl) oll=0 omem=0 tot-mem=\(c.input.capacity + c.output.capacity) events=r cmd=\(cmd) user=default redir=-1 resp=\(resp) lib-name=\(lib) lib-ver=\(libv)\n"
+        let qbuf = c.input.readableCount
+        let qfree = c.input.capacity - c.input.writeIndex
+        let totMem = c.input.capacity + c.output.capacity + multiMem
+        return "id=\(cl.id) addr=\(cl.address) laddr=\(cl.localAddress) fd=\(cl.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(cl.db) sub=0 psub=0 ssub=0 multi=\(multi) qbuf=\(qbuf) qbuf-free=\(qfree) argv-mem=0 multi-mem=\(multiMem) rbs=\(c.output.capacity) rbp=\(c.output.capacity) obl=\(c.output.readableCount) oll=0 omem=0 tot-mem=\(totMem) events=\(events) cmd=\(cmd) user=default redir=-1 resp=\(c.reply.protocolVersion) lib-name=\(lib) lib-ver=\(libv)\n"
     }
 
     public func killClients(_ filter: ClientKillFilter, caller: ClientState) -> Int {
-        registry.withClients { list in
+        let now = keyspace.clock.nowMs()
+        return registry.withClients { list in
             var n = 0
             for c in list {
                 let cl = c.client
                 if let a = filter.address, cl.address != a { continue }
                 if let a = filter.localAddress, cl.localAddress != a { continue }
-                if let id = filter.id, cl.id != id { continue }
                 if let t = filter.type, t != "normal" { continue }
+                if let id = filter.id, cl.id != id { continue }
                 if let u = filter.user, u != "default" { continue }
-                if let age = filter.maxAge, (keyspace.clock.nowMs() - cl.createdMs) / 1000 < age { continue }
                 if filter.skipMe && cl === caller { continue }
+                if let age = filter.maxAge, (now - cl.createdMs) / 1000 < age { continue }
                 n += 1
                 if cl === caller {
                     cl.closeAfterReply = true
@@ -72,11 +100,21 @@ extension TagCacheServer: ServerControl {
     public func configGet(_ patterns: [[UInt8]]) -> [(String, String)] {
         var out: [(String, String)] = []
         var seen = Set<String>()
-        for (name, value) in config.all() {
-            let nb = Array(name.utf8)
-            for p in patterns where GlobPattern.matches(pattern: p, nb, ignoreCase: true) {
-                if seen.insert(name).inserted { out.append((name, value)) }
-                break
+        let all = config.all()
+        for p in patterns {
+            // Without glob characters Redis looks the name up and answers with the name as given.
+            if !p.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }) {
+                let given = String(decoding: p, as: UTF8.self)
+                if let d = Config.directive(given), seen.insert(d.name).inserted {
+                    out.append((given, config.get(d.name)))
+                }
+                continue
+            }
+            for (name, value) in all where !seen.contains(name) {
+                if GlobPattern.matches(pattern: p, Array(name.utf8), ignoreCase: true) {
+                    seen.insert(name)
+                    out.append((name, value))
+                }
             }
         }
         return out
@@ -86,15 +124,16 @@ extension TagCacheServer: ServerControl {
         var seen = Set<String>()
         var checked: [(Directive, String)] = []
         for (n, v) in pairs {
-            let name = String(decoding: n, as: UTF8.self).lowercased()
+            let name = String(decoding: n, as: UTF8.self)
             guard let d = Config.directive(name) else {
-                return "ERR Unknown option or number of arguments for CONFIG SET - '\(String(decoding: n, as: UTF8.self))'"
+                return "ERR Unknown option or number of arguments for CONFIG SET - '\(name)'"
             }
+            // These two name the argument as given, the value errors below the directive (as Redis).
             if !seen.insert(d.name).inserted {
-                return "ERR CONFIG SET failed (possibly related to argument '\(d.name)') - duplicate parameter"
+                return "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter"
             }
             if !d.mutable {
-                return "ERR CONFIG SET failed (possibly related to argument '\(d.name)') - can't set immutable config"
+                return "ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config"
             }
             let value = String(decoding: v, as: UTF8.self)
             switch d.normalize(value) {
@@ -104,6 +143,7 @@ extension TagCacheServer: ServerControl {
                 checked.append((d, value))
             }
         }
+        // Every value was checked first, so the whole set applies or none of it does.
         for (d, v) in checked { _ = config.set(d.name, v, atStartup: false) }
         applyConfig()
         return nil
@@ -113,13 +153,27 @@ extension TagCacheServer: ServerControl {
         for l in loops { l.counters.reset() }
         keyspace.resetStats()
         errorStats.reset()
+        runtime.resetPeak()
     }
 
     public func configRewrite() -> String? {
-        "ERR The server is running without a config file"
+        guard let path = config.configFile else { return "ERR The server is running without a config file" }
+        if let err = ConfigFile.rewrite(path, config: config) {
+            log.warning("CONFIG REWRITE failed: \(err)")
+            return err
+        }
+        log.notice("CONFIG REWRITE executed with success.")
+        return nil
     }
 
     public func shutdown(client: ClientState) {
         stop()
+    }
+}
+
+/// Error replies counted by their code (INFO errorstats): the ReplyWriter reports each one.
+extension ErrorStats: ErrorReplyObserver {
+    public func errorReplied(code: UnsafeRawBufferPointer) {
+        record(String(decoding: code, as: UTF8.self))
     }
 }

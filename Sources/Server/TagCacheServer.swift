@@ -33,6 +33,8 @@ public final class TagCacheServer: @unchecked Sendable {
     let runId: String
     /// Called once the server has stopped after SHUTDOWN or a signal (the executable exits 0).
     public var onShutdown: (@Sendable () -> Void)?
+    /// Rates and peaks INFO reports, sampled by the cron.
+    private(set) var runtime: ServerRuntime!
 
     // Limits read on the request path (plain fields; CONFIG SET updates them).
     var protocolLimits: ProtocolLimits
@@ -54,6 +56,7 @@ public final class TagCacheServer: @unchecked Sendable {
         startedWallMs = keyspace.clock.nowMs()
         runId = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
         applyConfig()
+        runtime = ServerRuntime(server: self)
     }
 
     /// Re-reads the directives the running server caches.
@@ -176,6 +179,7 @@ public final class TagCacheServer: @unchecked Sendable {
     /// Background work, `hz` times a second: active expiry and idle-client timeouts.
     private func serverCron() {
         keyspace.activeExpireCycle()
+        runtime.tick()
         if idleTimeoutSeconds > 0 {
             let now = keyspace.clock.nowMs()
             let limit = Int64(idleTimeoutSeconds) * 1000
