@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# redis-cli against a running server: one-shot commands with their exact output, RESP3
+# (-3), inline commands over a raw socket, and --pipe mass insertion of 100,000 SETs.
+#
+#   TAGCACHE_TEST_PORT=6379 bash Tests/cli/smoke.sh      (Tests/run.sh sets the port)
+#
+# Prints one line per check and ends with "cli smoke: N passed, M failed"; exits 1 on any
+# failure. Uses keys under "smoke:" in db 0 and empties db 15 for the mass insertion.
+set -u -o pipefail
+
+HOST=${TAGCACHE_TEST_HOST:-127.0.0.1}
+PORT=${TAGCACHE_TEST_PORT:-}
+if [[ ! "$PORT" =~ ^[0-9]+$ ]]; then
+    echo "smoke.sh: set TAGCACHE_TEST_PORT to the port of the server under test" >&2
+    exit 2
+fi
+if ! command -v redis-cli >/dev/null; then
+    echo "smoke.sh: redis-cli not found (Debian: apt-get install redis-tools)" >&2
+    echo "cli smoke: 0 passed, 1 failed"
+    exit 1
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tagcache-smoke.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+
+cli() { timeout 30 redis-cli -h "$HOST" -p "$PORT" "$@" 2>&1; }
+
+pass() { passed=$((passed + 1)); echo "ok    $1"; }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL  $1"
+    echo "      expected: $(printf '%q' "$2")"
+    echo "      actual:   $(printf '%q' "$3")"
+}
+
+# expect NAME EXPECTED redis-cli-args...: the whole output must equal EXPECTED.
+expect() {
+    local name=$1 want=$2
+    shift 2
+    local got
+    got=$(cli "$@")
+    if [[ "$got" == "$want" ]]; then pass "$name"; else fail "$name" "$want" "$got"; fi
+}
+
+# expect_match NAME REGEX redis-cli-args...: the whole output must match REGEX.
+expect_match() {
+    local name=$1 re=$2
+    shift 2
+    local got
+    got=$(cli "$@")
+    if [[ "$got" =~ $re ]]; then pass "$name"; else fail "$name" "/$re/" "$got"; fi
+}
+
+# --- one-shot commands --------------------------------------------------------------
+cli del smoke:k smoke:n smoke:t smoke:a smoke:b smoke:text smoke:bin smoke:sp smoke:f \
+    smoke:inline smoke:nl >/dev/null
+expect "ping"                 "PONG"          ping
+expect "set"                  "OK"            set smoke:k v
+expect "get"                  "v"             get smoke:k
+expect "get (typed)"          '"v"'           --no-raw get smoke:k
+expect "get missing"          "(nil)"         --no-raw get smoke:missing
+expect "incr new key"         "1"             incr smoke:n
+expect "incrby"               "42"            incrby smoke:n 41
+expect "incr (typed)"         "(integer) 43"  --no-raw incr smoke:n
+expect "decr"                 "42"            decr smoke:n
+expect "set ex"               "OK"            set smoke:t v ex 100
+expect_match "ttl"            '^(99|100)$'    ttl smoke:t
+expect_match "pttl"           '^(99[0-9]{3}|100000)$' pttl smoke:t
+expect "ttl no deadline"      "-1"            ttl smoke:k
+expect "ttl missing"          "-2"            ttl smoke:missing
+expect "persist"              "1"             persist smoke:t
+expect "exists"               "2"             exists smoke:k smoke:t smoke:missing
+expect "type"                 "string"        type smoke:k
+expect "del"                  "2"             del smoke:k smoke:t smoke:missing
+expect "exists after del"     "0"             exists smoke:k
+expect "mset"                 "OK"            mset smoke:a 1 smoke:b 2
+expect "mget (typed)"         $'1) "1"\n2) "2"\n3) (nil)' --no-raw mget smoke:a smoke:b smoke:missing
+expect "value with spaces"    "OK"            set smoke:sp "hello world"
+expect "get value with spaces" "hello world"  get smoke:sp
+expect "append"               "16"            append smoke:sp "!!!!!"
+expect "getrange"             "world"         getrange smoke:sp 6 10
+expect "set text"             "OK"            set smoke:text abc
+expect "incr on text"         "(error) ERR value is not an integer or out of range" --no-raw incr smoke:text
+expect "wrong arity"          "(error) ERR wrong number of arguments for 'get' command" --no-raw get
+expect_match "unknown command" "^\(error\) ERR unknown command 'nosuchcommand', with args beginning with: 'x' *$" \
+                                              --no-raw nosuchcommand x
+got=$(printf 'a\0b\r\nc' | timeout 30 redis-cli -h "$HOST" -p "$PORT" -x set smoke:bin 2>&1)
+if [[ "$got" == "OK" ]]; then pass "set binary from stdin (-x)"; else fail "set binary from stdin (-x)" "OK" "$got"; fi
+expect "get binary (typed)"   '"a\x00b\r\nc"' --no-raw get smoke:bin
+expect "strlen binary"        "6"             strlen smoke:bin
+expect "select db via -n"     "OK"            -n 3 set smoke:k in-db-3
+expect "key stays in its db"  "(nil)"         --no-raw get smoke:k
+expect "get in db 3"          "in-db-3"       -n 3 get smoke:k
+expect "del in db 3"          "1"             -n 3 del smoke:k
+
+# --- RESP2 / RESP3 ------------------------------------------------------------------
+expect "resp2 config get"     $'1) "maxmemory"\n2) "0"' -2 --no-raw config get maxmemory
+expect "resp3 config get map" '1# "maxmemory" => "0"' -3 --no-raw config get maxmemory
+expect "resp3 null"           "(nil)"         -3 --no-raw get smoke:missing
+expect "resp3 integer"        "(integer) 2"   -3 --no-raw exists smoke:a smoke:b
+expect "resp3 incrbyfloat"    '"1.5"'         -3 --no-raw incrbyfloat smoke:f 1.5
+expect "resp3 set"            "OK"            -3 --no-raw set smoke:k v
+expect "resp3 error"          "(error) ERR value is not an integer or out of range" -3 --no-raw incr smoke:text
+# Redis 7 sends these seven fields; a server may add its own after them.
+expect_match "resp3 hello"    $'^1# "server" => "[a-z]+"\n2# "version" => "[0-9.]+"\n3# "proto" => \\(integer\\) 3\n4# "id" => \\(integer\\) [0-9]+\n5# "mode" => "standalone"\n6# "role" => "master"\n7# "modules" => \\(empty array\\)(\n[0-9]+# "[a-z_]+" => .*)*$' \
+                                              -3 --no-raw hello 3
+expect_match "resp2 hello"    $'^ 1\\) "server"\n 2\\) "[a-z]+"\n 3\\) "version"\n 4\\) "[0-9.]+"\n 5\\) "proto"\n 6\\) \\(integer\\) 2\n' \
+                                              -2 --no-raw hello 2
+expect_match "resp3 client info" 'resp=3' -3 client info
+
+# --- inline commands over a raw socket ------------------------------------------------
+# inline NAME EXPECTED-LINES PAYLOAD: sends PAYLOAD on a new connection, reads as many
+# lines as EXPECTED has (CRLF shown as "\r" so a missing CR fails too).
+inline() {
+    local name=$1 want=$2 payload=$3 fd line got="" n i
+    n=$(printf '%s\n' "$want" | wc -l)
+    if ! exec {fd}<>"/dev/tcp/$HOST/$PORT"; then
+        fail "$name" "$want" "(cannot connect)"
+        return
+    fi
+    printf '%b' "$payload" >&"$fd"
+    for ((i = 0; i < n; i++)); do
+        if ! IFS= read -r -t 5 line <&"$fd"; then
+            got+="${got:+$'\n'}(timeout after: ${line})"
+            break
+        fi
+        line=${line%$'\r'}\\r
+        got+="${got:+$'\n'}$line"
+    done
+    exec {fd}>&-
+    if [[ "$got" == "$want" ]]; then pass "$name"; else fail "$name" "$want" "$got"; fi
+}
+
+inline "inline ping"          '+PONG\r'                                  'PING\r\n'
+inline "inline lower case, LF only" '+PONG\r'                            'ping\n'
+inline "inline set with quotes" $'+OK\\r\n$11\\r\nhello world\\r'        'SET smoke:inline "hello world"\r\nGET smoke:inline\r\n'
+inline "inline escapes in quotes" $'+OK\\r\n$4\\r\na\tb!\\r'             'SET smoke:inline "a\\tb\\x21"\r\nGET smoke:inline\r\n'
+inline "inline single quotes" $'+OK\\r\n$8\\r\nit\'s "q"\\r'             "SET smoke:inline 'it\\\\'s \"q\"'\r\nGET smoke:inline\r\n"
+inline "inline several in one write" $'+PONG\\r\n:1\\r\n:2\\r'           'PING\r\nINCR smoke:nl\r\nINCR smoke:nl\r\n'
+inline "inline unbalanced quotes" '-ERR Protocol error: unbalanced quotes in request\r' 'SET k "oops\r\n'
+inline "inline then multibulk" $'+PONG\\r\n$5\\r\nhello\\r'               'PING\r\n*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n'
+
+# --- mass insertion -------------------------------------------------------------------
+expect "flushdb before --pipe" "OK" -n 15 flushdb
+awk 'BEGIN { for (i = 0; i < 100000; i++) { k = "key:" i; v = "value:" i;
+     printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v } }' >"$TMP/mass.txt"
+start=$(date +%s.%N)
+got=$(timeout 120 redis-cli -h "$HOST" -p "$PORT" -n 15 --pipe <"$TMP/mass.txt" 2>&1)
+rc=$?
+elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+if [[ $rc -eq 0 && "$got" == *"errors: 0, replies: 100000"* ]]; then
+    pass "--pipe 100000 SETs (${elapsed}s)"
+else
+    fail "--pipe 100000 SETs" "...errors: 0, replies: 100000 (exit 0)" "$got (exit $rc)"
+fi
+expect "dbsize after --pipe"  "100000"        -n 15 dbsize
+expect "first piped key"      "value:0"       -n 15 get key:0
+expect "last piped key"       "value:99999"   -n 15 get key:99999
+expect "flushdb after --pipe" "OK"            -n 15 flushdb
+expect "dbsize after flushdb" "0"             -n 15 dbsize
+
+cli del smoke:k smoke:n smoke:a smoke:b smoke:text smoke:bin smoke:sp smoke:f smoke:inline smoke:nl >/dev/null
+echo "cli smoke: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,484 @@
+#!/usr/bin/env bash
+# TagCache's test command (README and CI): installs what the tests need when it is missing,
+# builds, runs every suite and ends with one line "summary: N passed, M failed"; exits 1 on
+# any failure.
+#
+#   bash Tests/run.sh                     every suite
+#   bash Tests/run.sh swift python        only the named suites: swift, python, cli, reference
+#   bash Tests/run.sh --no-reference      every suite but the reference check
+#   TAGCACHE_TEST_PORT=6400 bash Tests/run.sh
+#                                         python + cli against a server already on that port
+#                                         (a real redis-server there checks the tests themselves)
+#
+# Suites:
+#   swift      `swift test`: unit tests and in-process server tests (Tests/*Tests)
+#   python     Tests/python with redis-py 5 (RESP2) and redis-py 8 (RESP3), each with the
+#              hiredis and the pure-Python parser, against a fresh tagcache-server
+#   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server
+#   reference  python (redis-py 8) and cli against a real redis-server started on a free port:
+#              proves the tests expect what Redis does
+#
+# Environment: CI=true turns "cannot install X" into a failure instead of a skip;
+# TAGCACHE_BUILD=release tests a release build of tagcache-server (default: debug).
+# Logs of every step stay in .build/test-logs/.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+LOGS="$ROOT/.build/test-logs"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+export PYTHONDONTWRITEBYTECODE=1
+CI=${CI:-}
+[[ "$CI" == "1" ]] && CI=true
+BUILD_CONFIG=${TAGCACHE_BUILD:-debug}
+RUN_START=$(date +%s)
+
+# ---- arguments -------------------------------------------------------------------------------
+ALL_SUITES=(swift python cli reference)
+WANTED=()
+NO_REFERENCE=""
+for arg in "$@"; do
+    case "$arg" in
+        swift | python | cli | reference) WANTED+=("$arg") ;;
+        --no-reference) NO_REFERENCE=1 ;;
+        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+EXTERNAL_PORT=${TAGCACHE_TEST_PORT:-}
+if [[ -n "$EXTERNAL_PORT" && ! "$EXTERNAL_PORT" =~ ^[0-9]+$ ]]; then
+    echo "run.sh: TAGCACHE_TEST_PORT must be a port number" >&2
+    exit 2
+fi
+if [[ ${#WANTED[@]} -eq 0 ]]; then
+    if [[ -n "$EXTERNAL_PORT" ]]; then WANTED=(python cli); else WANTED=("${ALL_SUITES[@]}"); fi
+    [[ -n "$NO_REFERENCE" ]] && WANTED=("${WANTED[@]/reference/}")
+fi
+wants() { [[ " ${WANTED[*]} " == *" $1 "* ]]; }
+
+# ---- bookkeeping -----------------------------------------------------------------------------
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+TOTAL_SKIPPED=0
+REPORT=()
+# record NAME PASSED FAILED SKIPPED [NOTE]
+record() {
+    local name=$1 p=$2 f=$3 s=$4 note=${5:-}
+    TOTAL_PASSED=$((TOTAL_PASSED + p))
+    TOTAL_FAILED=$((TOTAL_FAILED + f))
+    TOTAL_SKIPPED=$((TOTAL_SKIPPED + s))
+    REPORT+=("$(printf '  %-44s %5d ok %5d failed %4d skipped  %s' "$name" "$p" "$f" "$s" "$note")")
+}
+section() { printf '\n==== %s\n' "$*"; }
+elapsed_since() { echo "$(($(date +%s) - $1))s"; }
+
+# skip_or_fail NAME WHAT HOW: a suite that cannot run. In CI that is a failure.
+skip_or_fail() {
+    local name=$1 what=$2 how=$3
+    if [[ "$CI" == "true" ]]; then
+        echo "FAILED (CI): $name cannot run: $what"
+        record "$name" 0 1 0 "cannot run: $what"
+    else
+        echo "SKIPPED: $name - $what; install with: $how"
+        record "$name" 0 0 1 "skipped: $what"
+    fi
+}
+
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    done
+}
+trap cleanup EXIT
+trap 'echo; echo "run.sh: interrupted"; exit 130' INT TERM
+
+# ---- what the tests need ---------------------------------------------------------------------
+APT_UPDATED=""
+apt_install() {
+    # apt_install PKG...: installs Debian packages when running as root with apt; quiet unless it fails.
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+        echo "cannot install ${*} here (needs root and apt-get)"
+        return 1
+    fi
+    echo "installing ${*} with apt-get (log: .build/test-logs/apt.log)"
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ -z "$APT_UPDATED" ]]; then
+        if ! apt-get update -qq >>"$LOGS/apt.log" 2>&1; then
+            tail -5 "$LOGS/apt.log"
+            return 1
+        fi
+        APT_UPDATED=1
+    fi
+    if ! apt-get install -y -qq --no-install-recommends "$@" >>"$LOGS/apt.log" 2>&1; then
+        tail -5 "$LOGS/apt.log"
+        return 1
+    fi
+}
+
+python_ok() { command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; }
+
+section "tools"
+missing=()
+if wants cli || wants reference; then
+    command -v redis-cli >/dev/null || missing+=(redis-tools)
+fi
+if wants reference; then
+    command -v redis-server >/dev/null || missing+=(redis-server)
+fi
+if wants python || wants reference; then
+    python_ok || missing+=(python3 python3-venv)
+fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+    apt_install "${missing[@]}" || true
+fi
+for tool in swift python3 redis-server redis-cli; do
+    if command -v "$tool" >/dev/null; then
+        case "$tool" in
+            swift) v=$(swift --version 2>&1 | head -1) ;;
+            *) v=$("$tool" --version 2>&1 | head -1) ;;
+        esac
+        printf '  %-13s %s\n' "$tool" "$v"
+    else
+        printf '  %-13s not installed\n' "$tool"
+    fi
+done
+
+# ---- python environments ---------------------------------------------------------------------
+# One virtualenv per redis-py major version; each has hiredis too, and the tests choose the
+# parser per test. A venv is rebuilt only when its package list changes (rm -rf .venv to refresh).
+VENV_SPECS=(
+    "redis5|redis>=5,<6 hiredis pytest"
+    "redis8|redis>=8,<9 hiredis pytest"
+)
+VENV_TRIED_APT=""
+make_venv() {
+    local name=$1 spec=$2 dir="$ROOT/.venv/$1"
+    if [[ -x "$dir/bin/python" && "$(cat "$dir/.tagcache-spec" 2>/dev/null)" == "$spec" ]] &&
+        "$dir/bin/python" -c 'import redis, hiredis, pytest' 2>/dev/null; then
+        return 0
+    fi
+    echo "creating .venv/$name: $spec"
+    rm -rf "$dir"
+    if ! python3 -m venv "$dir" >>"$LOGS/venv.log" 2>&1; then
+        rm -rf "$dir"
+        if [[ -z "$VENV_TRIED_APT" ]]; then
+            VENV_TRIED_APT=1
+            apt_install python3-venv || true
+        fi
+        python3 -m venv "$dir" >>"$LOGS/venv.log" 2>&1 || { tail -3 "$LOGS/venv.log"; rm -rf "$dir"; return 1; }
+    fi
+    # shellcheck disable=SC2086
+    if ! "$dir/bin/python" -m pip install -q --disable-pip-version-check $spec >>"$LOGS/venv.log" 2>&1; then
+        tail -5 "$LOGS/venv.log"
+        rm -rf "$dir"
+        return 1
+    fi
+    echo "$spec" >"$dir/.tagcache-spec"
+}
+
+VENVS_READY=()
+if wants python || wants reference; then
+    section "python environments"
+    for entry in "${VENV_SPECS[@]}"; do
+        name=${entry%%|*}
+        if command -v python3 >/dev/null && make_venv "$name" "${entry#*|}"; then
+            VENVS_READY+=("$name")
+            printf '  .venv/%-8s %s\n' "$name" "$("$ROOT/.venv/$name/bin/python" -c 'import sys, redis, hiredis, pytest; print(f"python {sys.version.split()[0]}, redis-py {redis.__version__}, hiredis {hiredis.__version__}, pytest {pytest.__version__}")')"
+        fi
+    done
+fi
+venv_ready() { [[ " ${VENVS_READY[*]} " == *" $1 "* ]]; }
+
+# ---- build -----------------------------------------------------------------------------------
+BIN=""
+BUILD_OK=""
+if [[ -z "$EXTERNAL_PORT" ]] && { wants python || wants cli; } || wants swift; then
+    if ! command -v swift >/dev/null; then
+        echo "swift is not installed: nothing can be built"
+        record "build" 0 1 0 "swift not found"
+    else
+        section "build ($BUILD_CONFIG)"
+        t=$(date +%s)
+        if swift build -c "$BUILD_CONFIG" >"$LOGS/build.log" 2>&1; then
+            BIN="$(swift build -c "$BUILD_CONFIG" --show-bin-path)/tagcache-server"
+            BUILD_OK=1
+            echo "built $BIN in $(elapsed_since "$t")"
+        else
+            grep -E "error:" "$LOGS/build.log" | sort -u | head -20
+            tail -5 "$LOGS/build.log"
+            echo "BUILD FAILED (log: .build/test-logs/build.log)"
+            record "build" 0 1 0 "swift build failed"
+        fi
+    fi
+fi
+
+# ---- servers ---------------------------------------------------------------------------------
+SERVER_PID=""
+SERVER_PORT=""
+SERVER_LOG=""
+# start_tagcache NAME: a fresh tagcache-server on a free port (sets SERVER_PID/PORT/LOG).
+start_tagcache() {
+    SERVER_LOG="$LOGS/server-$1.log"
+    SERVER_PORT=""
+    "$BIN" --port 0 --bind 127.0.0.1 >"$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    local i port
+    for ((i = 0; i < 300; i++)); do
+        port=$(sed -n 's/.*Running mode=standalone, port=\([0-9][0-9]*\)\..*/\1/p' "$SERVER_LOG" | head -1)
+        if [[ -n "$port" ]] && grep -q "Ready to accept connections" "$SERVER_LOG"; then
+            SERVER_PORT=$port
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "tagcache-server did not start; its log:"
+    tail -20 "$SERVER_LOG"
+    kill -KILL "$SERVER_PID" 2>/dev/null
+    return 1
+}
+
+# stop_tagcache NAME: the server must still be running, and stop cleanly on SIGTERM.
+stop_tagcache() {
+    local name=$1 i rc
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        wait "$SERVER_PID" 2>/dev/null
+        rc=$?
+        echo "FAIL  tagcache-server died during the $name tests (exit $rc); its log ends:"
+        tail -20 "$SERVER_LOG"
+        record "server lifecycle ($name)" 0 1 0 "server died (exit $rc)"
+        return
+    fi
+    kill -TERM "$SERVER_PID"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -KILL "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null
+        echo "FAIL  tagcache-server did not stop within 10 s of SIGTERM"
+        record "server lifecycle ($name)" 1 1 0 "no exit after SIGTERM"
+        return
+    fi
+    wait "$SERVER_PID" 2>/dev/null
+    rc=$?
+    if [[ $rc -eq 0 ]]; then
+        record "server lifecycle ($name)" 2 0 0 "ran throughout, SIGTERM exit 0"
+    else
+        echo "FAIL  tagcache-server exited $rc after SIGTERM"
+        record "server lifecycle ($name)" 1 1 0 "SIGTERM exit $rc"
+    fi
+}
+
+REDIS_PID=""
+REDIS_PORT=""
+start_reference_redis() {
+    REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no >"$LOGS/redis-server.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    local i
+    for ((i = 0; i < 100; i++)); do
+        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
+        kill -0 "$REDIS_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "redis-server did not start:"
+    tail -5 "$LOGS/redis-server.log"
+    return 1
+}
+
+# ---- suite runners ---------------------------------------------------------------------------
+# run_pytest NAME VENV PORT: Tests/python against PORT.
+run_pytest() {
+    local name=$1 venv=$2 port=$3 rc counts t file
+    file=$(echo "$name" | tr -c 'A-Za-z0-9.\n-' '_')
+    local xml="$LOGS/pytest-$file.xml" log="$LOGS/pytest-$file.log"
+    t=$(date +%s)
+    (cd "$ROOT/Tests/python" && COLUMNS=160 TAGCACHE_TEST_HOST=127.0.0.1 TAGCACHE_TEST_PORT=$port \
+        timeout 240 "$ROOT/.venv/$venv/bin/python" -m pytest -q --tb=short --junitxml="$xml" \
+        -o junit_suite_name="$name" >"$log" 2>&1)
+    rc=$?
+    # The failures, one line each, then pytest's own closing line.
+    sed -n '/short test summary info/,$p' "$log" | grep -E "^(FAILED|ERROR|SKIPPED)" | cut -c1-200
+    tail -1 "$log"
+    counts=$("$ROOT/.venv/$venv/bin/python" - "$xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 0 0"); sys.exit()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+k = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - k, f, k)
+EOF
+)
+    read -r p f k <<<"$counts"
+    if [[ $rc -ne 0 && $f -eq 0 ]]; then
+        echo "pytest exited $rc without a failing test (log: $log):"
+        tail -15 "$log"
+        f=1
+    fi
+    if [[ $((p + f + k)) -eq 0 ]]; then
+        echo "pytest ran no test"
+        f=1
+    fi
+    record "$name" "$p" "$f" "$k" "$(elapsed_since "$t")"
+}
+
+# run_smoke NAME PORT: Tests/cli/smoke.sh against PORT.
+run_smoke() {
+    local name=$1 port=$2 line p f t file
+    file=$(echo "$name" | tr -c 'A-Za-z0-9.\n-' '_')
+    local log="$LOGS/smoke-$file.log"
+    t=$(date +%s)
+    TAGCACHE_TEST_HOST=127.0.0.1 TAGCACHE_TEST_PORT=$port timeout 180 bash "$ROOT/Tests/cli/smoke.sh" >"$log" 2>&1
+    grep -v "^ok " "$log" | grep -v "^cli smoke:"
+    line=$(grep -E "^cli smoke: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
+    if [[ -z "$line" ]]; then
+        echo "smoke.sh ended without its summary (log: $log):"
+        tail -10 "$log"
+        record "$name" 0 1 0 "no summary"
+        return
+    fi
+    echo "$line"
+    read -r p f <<<"$(echo "$line" | sed 's/cli smoke: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2/')"
+    record "$name" "$p" "$f" 0 "$(elapsed_since "$t")"
+}
+
+# ---- swift test ------------------------------------------------------------------------------
+if wants swift && command -v swift >/dev/null; then
+    section "swift test"
+    t=$(date +%s)
+    timeout 480 swift test --xunit-output "$LOGS/xunit.xml" >"$LOGS/swift-test.log" 2>&1
+    rc=$?
+    # Failing assertions and test cases; the full output is in the log.
+    grep -E ": error: |Test Case '.*' failed|✘ " "$LOGS/swift-test.log" | cut -c1-240 | head -80
+    n=$(grep -cE ": error: |Test Case '.*' failed|✘ " "$LOGS/swift-test.log")
+    [[ $n -gt 80 ]] && echo "... $((n - 80)) more lines in .build/test-logs/swift-test.log"
+    # Skipped tests are named with their reason: nothing is skipped silently.
+    grep -E "Test skipped|^Test Case '.*' skipped|➜ " "$LOGS/swift-test.log" | cut -c1-240
+    grep -E "Executed [0-9]+ tests?, with|Test run with" "$LOGS/swift-test.log" | tail -2
+    # XCTest writes no xUnit file on Linux: count its "Test Case '...' passed/failed/skipped"
+    # lines. Swift Testing's own xUnit file counts its tests.
+    p=$(grep -cE "^Test Case '.*' passed" "$LOGS/swift-test.log")
+    f=$(grep -cE "^Test Case '.*' failed" "$LOGS/swift-test.log")
+    k=$(grep -cE "^Test Case '.*' skipped" "$LOGS/swift-test.log")
+    if [[ -f "$LOGS/xunit-swift-testing.xml" ]]; then
+        read -r sp sf sk <<<"$(python3 - "$LOGS/xunit-swift-testing.xml" <<'EOF' 2>/dev/null || echo "0 1 0"
+import sys, xml.etree.ElementTree as ET
+p = f = k = 0
+for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    tags = {child.tag for child in case}
+    if "failure" in tags or "error" in tags:
+        f += 1
+    elif "skipped" in tags:
+        k += 1
+    else:
+        p += 1
+print(p, f, k)
+EOF
+)"
+        p=$((p + sp)); f=$((f + sf)); k=$((k + sk))
+    fi
+    if [[ $rc -ne 0 ]] && ! grep -qE "^Test Suite '(All|Selected) tests' (passed|failed)" "$LOGS/swift-test.log"; then
+        echo "swift test did not finish (exit $rc: a build error or a crash); the log ends:"
+        grep -E "error:|Fatal error|Segmentation|signal" "$LOGS/swift-test.log" | sort -u | head -10
+        tail -10 "$LOGS/swift-test.log"
+        f=$((f + 1))
+    elif [[ $rc -ne 0 && $f -eq 0 ]]; then
+        echo "swift test exited $rc without a failing test; the log ends:"
+        tail -10 "$LOGS/swift-test.log"
+        f=1
+    fi
+    [[ $((p + f + k)) -eq 0 ]] && { echo "swift test ran no test"; f=1; }
+    record "swift test" "$p" "$f" "$k" "$(elapsed_since "$t")"
+fi
+
+# ---- python clients and redis-cli against TagCache --------------------------------------------
+for suite in python cli; do
+    wants "$suite" || continue
+    if [[ "$suite" == python ]]; then
+        section "python clients (Tests/python)"
+    else
+        section "redis-cli smoke (Tests/cli/smoke.sh)"
+    fi
+    if [[ "$suite" == cli ]] && ! command -v redis-cli >/dev/null; then
+        skip_or_fail "cli smoke" "redis-cli is not installed" "apt-get install redis-tools"
+        continue
+    fi
+    if [[ "$suite" == python && ${#VENVS_READY[@]} -lt ${#VENV_SPECS[@]} ]]; then
+        for entry in "${VENV_SPECS[@]}"; do
+            venv_ready "${entry%%|*}" ||
+                skip_or_fail "python ${entry%%|*}" "could not create .venv/${entry%%|*} (see .build/test-logs/venv.log)" \
+                    "apt-get install python3-venv, and network access to PyPI"
+        done
+    fi
+    if [[ -z "$EXTERNAL_PORT" && -z "$BUILD_OK" ]]; then
+        echo "not run: tagcache-server did not build"
+        record "$suite (not run)" 0 1 0 "no server binary"
+        continue
+    fi
+    if [[ "$suite" == python ]]; then
+        for venv in "${VENVS_READY[@]}"; do
+            version=$("$ROOT/.venv/$venv/bin/python" -c 'import redis; print(redis.__version__)')
+            name="python redis-py $version"
+            echo "-- $name (hiredis and python parsers)"
+            if [[ -n "$EXTERNAL_PORT" ]]; then
+                run_pytest "$name" "$venv" "$EXTERNAL_PORT"
+            elif start_tagcache "$venv"; then
+                run_pytest "$name" "$venv" "$SERVER_PORT"
+                stop_tagcache "$name"
+            else
+                record "$name" 0 1 0 "server did not start"
+            fi
+        done
+    else
+        if [[ -n "$EXTERNAL_PORT" ]]; then
+            run_smoke "cli smoke" "$EXTERNAL_PORT"
+        elif start_tagcache cli; then
+            run_smoke "cli smoke" "$SERVER_PORT"
+            stop_tagcache "cli smoke"
+        else
+            record "cli smoke" 0 1 0 "server did not start"
+        fi
+    fi
+done
+
+# ---- the tests against a real redis-server -----------------------------------------------------
+if wants reference; then
+    section "reference: the same tests against a real redis-server"
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        skip_or_fail "reference check" "redis-server/redis-cli are not installed" \
+            "apt-get install redis-server redis-tools"
+    elif ! venv_ready redis8; then
+        skip_or_fail "reference check" "no .venv/redis8" "apt-get install python3-venv, and network access to PyPI"
+    elif start_reference_redis; then
+        rv=$(redis-server --version | sed 's/.* v=\([0-9.]*\).*/\1/')
+        echo "-- redis-server $rv on port $REDIS_PORT"
+        run_pytest "reference: python vs redis $rv" redis8 "$REDIS_PORT"
+        run_smoke "reference: cli vs redis $rv" "$REDIS_PORT"
+        kill -TERM "$REDIS_PID" 2>/dev/null
+        wait "$REDIS_PID" 2>/dev/null
+    else
+        record "reference check" 0 1 0 "redis-server did not start"
+    fi
+fi
+
+# ---- summary ---------------------------------------------------------------------------------
+section "results ($(elapsed_since "$RUN_START"), logs in .build/test-logs/)"
+printf '%s\n' "${REPORT[@]}"
+if [[ $TOTAL_SKIPPED -gt 0 ]]; then
+    echo "summary: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
+else
+    echo "summary: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+fi
+[[ $TOTAL_FAILED -eq 0 && $((TOTAL_PASSED + TOTAL_SKIPPED)) -gt 0 ]]
