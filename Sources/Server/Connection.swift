@@ -14,7 +14,7 @@ final class Connection {
     let reply: ReplyWriter
     let client: ClientState
     let context: CommandContext
-    unowned let loop: EventLoop
+    unowned(unsafe) let loop: EventLoop
     /// EPOLLOUT is armed (a reply could not be written whole).
     var wantsWrite = false
     /// Reading is paused because unsent output is over the backpressure limit.

@@ -124,7 +124,7 @@ public final class Shard: @unchecked Sendable {
         var removed = 0
         let limit = min(budget, t.capacity)
         while visited < limit {
-            if let p = t.slots[i] {
+            if let p = t.pointer(i) {
                 let d = Entry(p).deadline
                 if d != 0 && d <= now {
                     expire(t, i, db: db)

@@ -5,7 +5,12 @@ import Glibc
 /// always sits in the run of occupied slots starting at its home, which is what lets SCAN walk
 /// home slots in reverse-binary order and keep Redis's guarantee across resizes.
 public final class Table {
-    @usableFromInline var slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Each slot holds an entry pointer in its low 48 bits and 16 bits of the key's hash in the
+    /// high bits (user-space pointers on x86-64 and arm64 Linux fit in 48 bits). A probe compares
+    /// those 16 bits first, so it dereferences — and misses the cache on — only the entry that
+    /// almost surely matches. Measured on SET -P 16: loads of non-matching entries were 30% of
+    /// the handler's samples before. 0 = empty.
+    @usableFromInline var slots: UnsafeMutablePointer<UInt>
     @usableFromInline var mask: Int
     public private(set) var count = 0
     /// Entries with a deadline.
@@ -13,11 +18,20 @@ public final class Table {
     /// Bytes malloc holds for entries and slots.
     public internal(set) var memoryBytes = 0
 
+    @usableFromInline static let pointerBits: UInt = (1 << 48) - 1
+
+    /// The slot word for an entry: its pointer plus the tag from hash bits 16...31.
+    @inlinable @inline(__always)
+    static func word(_ e: Entry) -> UInt { UInt(bitPattern: e.raw) | (UInt(e.hash >> 16) << 48) }
+
+    @inlinable @inline(__always)
+    static func tag(_ hash: UInt32) -> UInt { UInt(hash >> 16) << 48 }
+
     public init(capacity: Int = 8) {
         var c = 8
         while c < capacity { c <<= 1 }
         slots = .allocate(capacity: c)
-        slots.initialize(repeating: nil, count: c)
+        slots.initialize(repeating: 0, count: c)
         mask = c - 1
         memoryBytes = c * 8
     }
@@ -29,26 +43,37 @@ public final class Table {
 
     public var capacity: Int { mask + 1 }
 
+    /// The entry pointer at slot i, or nil when empty.
+    @inlinable @inline(__always)
+    func pointer(_ i: Int) -> UnsafeMutableRawPointer? {
+        UnsafeMutableRawPointer(bitPattern: slots[i] & Table.pointerBits)
+    }
+
     /// The slot holding key, or -1.
     @inlinable @inline(__always)
     public func find(_ key: UnsafeBufferPointer<UInt8>, hash: UInt32) -> Int {
         var i = Int(hash) & mask
-        while let p = slots[i] {
-            if Entry(p).keyEquals(key, hash: hash) { return i }
+        let tag = Table.tag(hash)
+        while true {
+            let w = slots[i]
+            if w == 0 { return -1 }
+            if w & ~Table.pointerBits == tag,
+               Entry(UnsafeMutableRawPointer(bitPattern: w & Table.pointerBits)!).keyEquals(key, hash: hash) {
+                return i
+            }
             i = (i + 1) & mask
         }
-        return -1
     }
 
     @inlinable @inline(__always)
-    public func entry(at slot: Int) -> Entry { Entry(slots[slot]!) }
+    public func entry(at slot: Int) -> Entry { Entry(UnsafeMutableRawPointer(bitPattern: slots[slot] & Table.pointerBits)!) }
 
     /// Puts a new entry in (the key must not be present).
     public func insert(_ e: Entry) {
         if (count + 1) * 4 > capacity * 3 { resize(capacity * 2) }
         var i = Int(e.hash) & mask
-        while slots[i] != nil { i = (i + 1) & mask }
-        slots[i] = e.raw
+        while slots[i] != 0 { i = (i + 1) & mask }
+        slots[i] = Table.word(e)
         count += 1
         if e.hasDeadline { volatileCount += 1 }
         memoryBytes += e.allocatedSize
@@ -58,7 +83,7 @@ public final class Table {
     public func replace(at slot: Int, with e: Entry) {
         let old = entry(at: slot)
         account(removing: old)
-        slots[slot] = e.raw
+        slots[slot] = Table.word(e)
         if e.hasDeadline { volatileCount += 1 }
         memoryBytes += e.allocatedSize
         if old.raw != e.raw { old.free() }
@@ -68,7 +93,7 @@ public final class Table {
     /// volatile count and memory figures stay true.
     @inline(__always) public func willUpdate(_ e: Entry) { account(removing: e) }
     @inline(__always) public func didUpdate(_ e: Entry, at slot: Int) {
-        slots[slot] = e.raw
+        slots[slot] = Table.word(e)
         if e.hasDeadline { volatileCount += 1 }
         memoryBytes += e.allocatedSize
     }
@@ -87,18 +112,18 @@ public final class Table {
         // Backward-shift: pull later members of the run into the hole when their home allows.
         var hole = slot
         var j = (slot + 1) & mask
-        while let p = slots[j] {
+        while let p = pointer(j) {
             let home = Int(Entry(p).hash) & mask
             // Move p into the hole if its home is not in (hole, j] cyclically.
             let distHole = (j - hole) & mask
             let distHome = (j - home) & mask
             if distHome >= distHole {
-                slots[hole] = p
+                slots[hole] = slots[j]
                 hole = j
             }
             j = (j + 1) & mask
         }
-        slots[hole] = nil
+        slots[hole] = 0
         return e
     }
 
@@ -108,7 +133,7 @@ public final class Table {
     /// Frees every entry.
     public func clear() {
         for i in 0...mask {
-            if let p = slots[i] { Entry(p).free(); slots[i] = nil }
+            if let p = pointer(i) { Entry(p).free(); slots[i] = 0 }
         }
         count = 0
         volatileCount = 0
@@ -127,13 +152,14 @@ public final class Table {
         let old = slots
         let oldCap = capacity
         slots = .allocate(capacity: newCap)
-        slots.initialize(repeating: nil, count: newCap)
+        slots.initialize(repeating: 0, count: newCap)
         mask = newCap - 1
         for i in 0..<oldCap {
-            if let p = old[i] {
-                var j = Int(Entry(p).hash) & mask
-                while slots[j] != nil { j = (j + 1) & mask }
-                slots[j] = p
+            let w = old[i]
+            if w != 0 {
+                var j = Int(Entry(UnsafeMutableRawPointer(bitPattern: w & Table.pointerBits)!).hash) & mask
+                while slots[j] != 0 { j = (j + 1) & mask }
+                slots[j] = w
             }
         }
         old.deallocate()
@@ -143,7 +169,7 @@ public final class Table {
     /// Visits, in slot order, every live slot; body returns false to stop.
     public func forEachSlot(_ body: (Int, Entry) -> Bool) {
         for i in 0...mask {
-            if let p = slots[i] { if !body(i, Entry(p)) { return } }
+            if let p = pointer(i) { if !body(i, Entry(p)) { return } }
         }
     }
 
@@ -151,7 +177,7 @@ public final class Table {
     public func randomSlot() -> Int? {
         if count == 0 { return nil }
         var i = Int.random(in: 0...mask)
-        while slots[i] == nil { i = (i + 1) & mask }
+        while slots[i] == 0 { i = (i + 1) & mask }
         // Start of runs are favoured by linear probing; good enough for RANDOMKEY.
         return i
     }
@@ -164,7 +190,7 @@ public final class Table {
         var v = cursor
         let bucket = Int(v & m)
         var i = bucket
-        while let p = slots[i] {
+        while let p = pointer(i) {
             let e = Entry(p)
             if Int(e.hash) & mask == bucket { body(e) }
             i = (i + 1) & mask

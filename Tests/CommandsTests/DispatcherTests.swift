@@ -28,9 +28,15 @@ final class DispatcherTests: XCTestCase {
     let server = StubServer()
     lazy var keyspace = Keyspace(shards: 4)
 
+    /// Owners of what a context references unretained (as a connection and its loop are).
+    var owners: [AnyObject] = []
+
     func context(authenticated: Bool = true) -> CommandContext {
-        CommandContext(keyspace: keyspace, reply: ReplyWriter(), client: ClientState(id: 1, authenticated: authenticated, now: 0),
-                       table: table, server: server, counters: LoopCounters(commandSlots: table.allSpecs.count))
+        let reply = ReplyWriter(), client = ClientState(id: 1, authenticated: authenticated, now: 0)
+        let counters = LoopCounters(commandSlots: table.allSpecs.count)
+        owners += [reply, client, counters]
+        return CommandContext(keyspace: keyspace, reply: reply, client: client, table: table, server: server,
+                              counters: counters)
     }
 
     /// Runs one command given as words and returns the reply text.
