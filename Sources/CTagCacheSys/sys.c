@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <malloc.h>
+#include <time.h>
 
 int tc_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -193,4 +194,21 @@ double tc_cpu_user_seconds(void) {
 double tc_cpu_sys_seconds(void) {
     struct rusage ru; getrusage(RUSAGE_SELF, &ru);
     return ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+double tc_ticks_per_us(void) {
+    static double rate = 0;
+    if (rate > 0) return rate;
+#if defined(__x86_64__)
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    uint64_t t0 = tc_ticks();
+    do { clock_gettime(CLOCK_MONOTONIC, &b); } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000000L);
+    uint64_t t1 = tc_ticks();
+    double us = ((b.tv_sec - a.tv_sec) * 1000000000.0 + (b.tv_nsec - a.tv_nsec)) / 1000.0;
+    rate = (double)(t1 - t0) / us;
+#else
+    rate = 1000.0;
+#endif
+    return rate;
 }

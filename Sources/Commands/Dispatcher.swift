@@ -1,3 +1,4 @@
+import CTagCacheSys
 import RESP
 import Store
 
@@ -47,17 +48,18 @@ public enum Dispatcher {
         call(ctx, spec, args)
     }
 
-    /// Calls a resolved command and records its statistics.
+    /// Calls a resolved command and records its statistics. The command's time (ctx.now) is
+    /// set by the caller once per batch of pipelined requests: reading the clock per command
+    /// was ~9% of pipelined SET; durations use the CPU tick counter for the same reason.
     @inline(__always)
     public static func call(_ ctx: CommandContext, _ spec: CommandSpec, _ args: Arguments) {
         ctx.current = spec
         ctx.client.lastCommandId = spec.id
-        ctx.now = ctx.keyspace.clock.nowMs()
         let errorsBefore = ctx.reply.errorCount
-        let t0 = monotonicUs()
+        let t0 = tc_ticks()
         spec.handler(ctx, args)
-        let t1 = monotonicUs()
-        ctx.counters.recordCall(spec.id, micros: Int(t1 - t0))
+        let t1 = tc_ticks()
+        ctx.counters.recordCall(spec.id, ticks: t1 &- t0)
         if ctx.reply.errorCount != errorsBefore { ctx.counters.recordFailed(spec.id) }
         ctx.counters.add(.commandsProcessed, 1)
     }

@@ -16,7 +16,10 @@ public final class LoopCounters: @unchecked Sendable {
         case totalErrorReplies, unexpectedErrorReplies
     }
 
+    static let ticksPerMicrosecond = tc_ticks_per_us()
+
     public init(commandSlots: Int) {
+        _ = LoopCounters.ticksPerMicrosecond
         self.commandSlots = commandSlots
         perCommand = .allocate(capacity: commandSlots * 4)
         perCommand.initialize(repeating: 0, count: commandSlots * 4)
@@ -32,9 +35,10 @@ public final class LoopCounters: @unchecked Sendable {
     @inline(__always) public func add(_ c: Counter, _ v: Int) { tc_counter_add(totals + c.rawValue, Int64(v)) }
     public func value(_ c: Counter) -> Int { Int(tc_counter_load(totals + c.rawValue)) }
 
-    @inline(__always) func recordCall(_ id: Int, micros: Int) {
+    /// Counts a call; its duration is kept in ticks (tc_ticks) and converted when read.
+    @inline(__always) func recordCall(_ id: Int, ticks: UInt64) {
         tc_counter_add(perCommand + id * 4, 1)
-        tc_counter_add(perCommand + id * 4 + 1, Int64(micros))
+        tc_counter_add(perCommand + id * 4 + 1, Int64(truncatingIfNeeded: ticks))
     }
     @inline(__always) func recordRejected(_ id: Int) { tc_counter_add(perCommand + id * 4 + 2, 1) }
     @inline(__always) func recordFailed(_ id: Int) { tc_counter_add(perCommand + id * 4 + 3, 1) }
@@ -42,7 +46,8 @@ public final class LoopCounters: @unchecked Sendable {
     /// (calls, usec, rejected, failed) of command id.
     public func command(_ id: Int) -> (Int, Int, Int, Int) {
         let p = perCommand + id * 4
-        return (Int(tc_counter_load(p)), Int(tc_counter_load(p + 1)), Int(tc_counter_load(p + 2)), Int(tc_counter_load(p + 3)))
+        let micros = Double(tc_counter_load(p + 1)) / LoopCounters.ticksPerMicrosecond
+        return (Int(tc_counter_load(p)), Int(micros), Int(tc_counter_load(p + 2)), Int(tc_counter_load(p + 3)))
     }
 
     /// Zeroes everything (CONFIG RESETSTAT). Racy against the owning loop by nature, as in Redis.

@@ -72,7 +72,17 @@ final class Connection {
     /// Runs every complete request in the input buffer (stops when backpressure applies).
     func processInput() {
         let limit = loop.server.outputBackpressure
+        let clock = context.keyspace.clock
+        context.now = clock.nowMs()
+        var sinceClock = 0
         while !client.closeAfterReply {
+            // One clock reading per 32 pipelined requests keeps TTLs exact to the millisecond
+            // without a clock_gettime per command.
+            sinceClock += 1
+            if sinceClock == 32 {
+                sinceClock = 0
+                context.now = clock.nowMs()
+            }
             if output.readableCount > limit {
                 pauseReading()
                 break

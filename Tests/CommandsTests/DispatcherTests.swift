@@ -42,6 +42,7 @@ final class DispatcherTests: XCTestCase {
     /// Runs one command given as words and returns the reply text.
     func run(_ ctx: CommandContext, _ words: String...) -> String {
         let owned = OwnedArguments(values: words.map { Array($0.utf8) })
+        ctx.now = keyspace.clock.nowMs()
         let before = ctx.reply.out.readableCount
         owned.withArguments { Dispatcher.execute(ctx, $0) }
         let all = ctx.reply.out.readableArray()

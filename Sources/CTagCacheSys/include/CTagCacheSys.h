@@ -60,4 +60,18 @@ static inline void tc_counter_add(int64_t *p, int64_t v) {
 }
 static inline void tc_counter_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 
+/// A cheap timestamp for per-command timing: the CPU's time-stamp counter where there is one
+/// (a few ns, no syscall), else the monotonic clock in ns. tc_ticks_per_us converts.
+#if defined(__x86_64__)
+static inline uint64_t tc_ticks(void) { return __builtin_ia32_rdtsc(); }
+#else
+#include <time.h>
+static inline uint64_t tc_ticks(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+#endif
+/// Ticks of tc_ticks per microsecond, measured once against the monotonic clock.
+double tc_ticks_per_us(void);
+
 #endif
