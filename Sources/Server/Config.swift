@@ -1,3 +1,4 @@
+import Glibc
 import RESP
 import Store
 
@@ -9,33 +10,75 @@ public struct Directive: Sendable {
         /// An integer accepted within min...max and then kept within lo...hi (Redis's hz).
         case clampedInteger(min: Int, max: Int, lo: Int, hi: Int)
         /// A byte count: accepts Redis's units (1k, 1kb, 1mb, 1gb...), shown as bytes.
-        case memory(min: Int, max: Int)
+        case memory(min: Int, max: UInt64)
+        /// A byte count, or a percentage `N%` with N at most maxPercent (maxmemory-clients).
+        case memoryOrPercent(maxPercent: Int, max: Int)
         case bool
+        /// yes/no, where "yes" is refused with this reason (a feature TagCache lacks).
+        case boolRefusingYes(String)
         case enumeration([String])
-        case string
-        /// Free-form list of words (bind): kept as given, words separated by spaces.
-        case words
+        /// Words of which some are synonyms: CONFIG GET shows `shown[word] ?? word`.
+        case enumerationWithSynonyms([String], shown: [String: String])
+        /// One word, checked by the rule (a configuration file quotes it on rewrite).
+        case string(StringRule)
+        /// Words separated by spaces, checked by the rule (several words on a config file line).
+        case words(WordsRule)
         /// `save` points: pairs of seconds and changes, or empty.
         case savePoints
     }
 
+    /// How a one-word value is checked.
+    public enum StringRule: Sendable {
+        case any
+        /// A file name without a directory (dbfilename, appendfilename); `allowEmpty` as Redis.
+        case baseName(what: String, allowEmpty: Bool, noun: String)
+        /// An existing directory, kept as its absolute, resolved path (dir).
+        case directory
+        /// Keyspace event classes (notify-keyspace-events), kept in Redis's canonical order.
+        case keyspaceEvents
+        /// proc-title-template: {variables} Redis knows, not empty once expanded.
+        case procTitleTemplate
+    }
+
+    /// How a multi-word value is checked.
+    public enum WordsRule: Sendable {
+        case any
+        /// `class hard soft seconds` groups; classes not given keep their limits.
+        case clientOutputBufferLimit
+        /// Exactly three integers within -2000...2000.
+        case oomScoreAdjValues
+        /// Percentiles within 0...100, shown the way Redis prints them.
+        case percentiles
+    }
+
     public let name: String
+    /// Redis's second name for the same setting (hash-max-ziplist-entries...): CONFIG GET and
+    /// CONFIG SET accept it, and CONFIG GET with a pattern lists it under its own name.
+    public let alias: String?
     public let kind: Kind
     public let defaultValue: String
     public let mutable: Bool
+    /// Like Redis's PROTECTED_CONFIG (dir, dbfilename): CONFIG SET may change it only when
+    /// enable-protected-configs allows.
+    public let protected: Bool
     /// What the directive does, one line (conf/tagcache.conf says more).
     public let summary: String
 
-    public init(_ name: String, _ kind: Kind, _ defaultValue: String, mutable: Bool = true, _ summary: String = "") {
+    public init(_ name: String, alias: String? = nil, _ kind: Kind, _ defaultValue: String, mutable: Bool = true,
+                protected: Bool = false, _ summary: String = "") {
         self.name = name
+        self.alias = alias
         self.kind = kind
         self.defaultValue = defaultValue
         self.mutable = mutable
+        self.protected = protected
         self.summary = summary
     }
 
     /// Parses a raw value into its shown form, or returns the reason it is bad (Redis's words).
-    public func normalize(_ raw: String) -> Result<String, ConfigError> {
+    /// `current` is the value it replaces: client-output-buffer-limit keeps the classes not
+    /// given, and a relative dir is taken from the current one.
+    public func normalize(_ raw: String, current: String = "") -> Result<String, ConfigError> {
         switch kind {
         case let .integer(lo, hi):
             guard let v = parseRedisInteger(raw) else { return .failure(.message("argument couldn't be parsed into an integer")) }
@@ -46,12 +89,35 @@ public struct Directive: Sendable {
             if v < lo || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
             return .success(String(min(max(v, clampLo), clampHi)))
         case let .memory(lo, hi):
+            // Redis parses memory as unsigned and checks bounds on that number.
             guard let v = parseMemory(raw) else { return .failure(.message("argument must be a memory value")) }
-            if v < lo || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
+            if (lo > 0 && v < UInt64(lo)) || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
             return .success(String(v))
+        case let .memoryOrPercent(maxPercent, hi):
+            if let u = parseMemory(raw) {
+                // A byte count that does not fit a signed number reads as a percentage, as in Redis.
+                let v = Int(truncatingIfNeeded: u)
+                if v < 0 {
+                    if v < -maxPercent { return .failure(.message("percentage argument must be less or equal to \(maxPercent)")) }
+                    return .success("\(-v)%")
+                }
+                if v > hi { return .failure(.message("argument must be between \(-maxPercent) and \(hi) inclusive")) }
+                return .success(String(v))
+            }
+            if raw.utf8.count > 1, raw.hasSuffix("%"), let p = parseRedisInteger(String(raw.dropLast())), p >= 0 {
+                if p > maxPercent { return .failure(.message("percentage argument must be less or equal to \(maxPercent)")) }
+                return .success(p == 0 ? "0" : "\(p)%")
+            }
+            return .failure(.message("argument must be a memory or percent value"))
         case .bool:
             switch raw.lowercased() {
             case "yes": return .success("yes")
+            case "no": return .success("no")
+            default: return .failure(.message("argument must be 'yes' or 'no'"))
+            }
+        case let .boolRefusingYes(reason):
+            switch raw.lowercased() {
+            case "yes": return .failure(.message(reason))
             case "no": return .success("no")
             default: return .failure(.message("argument must be 'yes' or 'no'"))
             }
@@ -59,15 +125,26 @@ public struct Directive: Sendable {
             let l = raw.lowercased()
             if options.contains(l) { return .success(l) }
             return .failure(.message("argument(s) must be one of the following: \(options.joined(separator: ", "))"))
-        case .string, .words:
-            return .success(raw)
+        case let .enumerationWithSynonyms(options, shown):
+            let l = raw.lowercased()
+            if options.contains(l) { return .success(shown[l] ?? l) }
+            return .failure(.message("argument(s) must be one of the following: \(options.joined(separator: ", "))"))
+        case let .string(rule):
+            return RedisCompatibility.check(raw, rule, current: current)
+        case let .words(rule):
+            return RedisCompatibility.check(raw, rule, current: current)
         case .savePoints:
-            let words = raw.split(separator: " ", omittingEmptySubsequences: true)
+            // Like Redis: the value is split at every single space; seconds >= 1, changes >= 0,
+            // each read by strtoll (leading spaces and signs allowed, nothing after the digits).
+            let words = splitAtSpaces(raw)
             if words.count % 2 != 0 { return .failure(.message("Invalid save parameters")) }
             var points: [String] = []
-            for w in words {
-                guard let v = parseRedisInteger(String(w)), v >= 0 else { return .failure(.message("Invalid save parameters")) }
-                points.append(String(v))
+            for (i, w) in words.enumerated() {
+                guard let (v, whole) = cStrtoll(w, base: 10), whole, v >= (i % 2 == 0 ? 1 : 0) else {
+                    return .failure(.message("Invalid save parameters"))
+                }
+                // Redis keeps the changes count in an int.
+                points.append(i % 2 == 0 ? String(v) : String(Int32(truncatingIfNeeded: v)))
             }
             return .success(points.joined(separator: " "))
         }
@@ -78,21 +155,49 @@ public enum ConfigError: Error, Equatable {
     case message(String)
 }
 
-/// Parses Redis's memory notation: digits with an optional unit b, k, kb, m, mb, g, gb.
-public func parseMemory(_ s: String) -> Int? {
-    let l = s.lowercased()
-    let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000),
-                                  ("m", 1_000_000), ("k", 1000), ("b", 1)]
-    var number = l
-    var mul = 1
-    for (u, m) in units where l.hasSuffix(u) {
-        number = String(l.dropLast(u.count))
-        mul = m
-        break
+/// Parses Redis's memory notation like its memtoull: digits (none reads as 0) with an optional
+/// unit b, k, kb, m, mb, g, gb in any case; no sign. The product wraps as C's does.
+public func parseMemory(_ s: String) -> UInt64? {
+    let bytes = Array(s.utf8)
+    var digits = 0
+    while digits < bytes.count, bytes[digits] >= 48, bytes[digits] <= 57 { digits += 1 }
+    let mul: UInt64
+    switch String(decoding: bytes[digits...], as: UTF8.self).lowercased() {
+    case "", "b": mul = 1
+    case "k": mul = 1000
+    case "kb": mul = 1024
+    case "m": mul = 1_000_000
+    case "mb": mul = 1 << 20
+    case "g": mul = 1_000_000_000
+    case "gb": mul = 1 << 30
+    default: return nil
     }
-    guard let v = parseRedisInteger(number) else { return nil }
-    let (r, o) = v.multipliedReportingOverflow(by: mul)
-    return o ? nil : r
+    var v: UInt64 = 0
+    for b in bytes[..<digits] {
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(UInt64(b - 48))
+        if o1 || o2 { return nil }
+        v = a
+    }
+    return v &* mul
+}
+
+/// C's strtoll: the value (clamped on overflow) and whether the whole string was read.
+/// Empty input reads as 0, as strtoll's callers in Redis accept it.
+func cStrtoll(_ s: String, base: Int32) -> (Int, Bool)? {
+    s.withCString { p -> (Int, Bool)? in
+        var end: UnsafeMutablePointer<CChar>?
+        let v = strtoll(p, &end, base)
+        guard let end else { return nil }
+        return (Int(v), end.pointee == 0)
+    }
+}
+
+/// Splits like Redis's sdssplitlen(value, " "): every single space separates, so two spaces
+/// make an empty word; an empty value has no words at all.
+func splitAtSpaces(_ s: String) -> [String] {
+    if s.isEmpty { return [] }
+    return s.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
 }
 
 private func parseRedisInteger(_ s: String) -> Int? {
@@ -103,35 +208,50 @@ private func parseRedisInteger(_ s: String) -> Int? {
 /// The server's configuration: every directive's current value, changed by the config file,
 /// command-line flags and CONFIG SET.
 public final class Config: @unchecked Sendable {
-    public static let directives: [Directive] = [
-        Directive("bind", .words, "127.0.0.1", mutable: false, "addresses to listen on"),
+    /// TagCache's own directives; `redisCompatibilityDirectives` (Config+RedisCompatibility.swift)
+    /// adds the Redis 7 parameters TagCache accepts without using them.
+    static let serverDirectives: [Directive] = [
+        Directive("bind", .words(.any), "127.0.0.1", mutable: false, "addresses to listen on"),
         Directive("port", .integer(min: 0, max: 65535), "6379", mutable: false, "TCP port; 0 picks a free one"),
         Directive("tcp-backlog", .integer(min: 0, max: Int(Int32.max)), "511", mutable: false, "listen(2) backlog"),
-        Directive("requirepass", .string, "", "password for AUTH; empty = none"),
+        Directive("requirepass", .string(.any), "", "password for AUTH; empty = none"),
         Directive("databases", .integer(min: 1, max: Int(Int32.max)), "16", mutable: false, "number of databases"),
         Directive("shards", .integer(min: 1, max: 4096), "64", mutable: false, "keyspace shards (rounded up to a power of two)"),
         Directive("event-loops", .integer(min: 0, max: 64), "0", mutable: false, "event loops; 0 = one per core"),
         Directive("maxclients", .integer(min: 1, max: Int(UInt32.max)), "10000", "maximum connected clients"),
         Directive("timeout", .integer(min: 0, max: Int(Int32.max)), "0", "close clients idle this many seconds; 0 = never"),
         Directive("tcp-keepalive", .integer(min: 0, max: Int(Int32.max)), "300", "SO_KEEPALIVE interval in seconds"),
-        Directive("proto-max-bulk-len", .memory(min: 1 << 20, max: Int.max), "536870912", "largest bulk string in a request"),
+        Directive("proto-max-bulk-len", .memory(min: 1 << 20, max: UInt64(Int.max)), "536870912", "largest bulk string in a request"),
         Directive("proto-max-multibulk-len", .integer(min: 1, max: Int(Int32.max)), "1048576", "most arguments in one request"),
-        Directive("client-query-buffer-limit", .memory(min: 1 << 20, max: Int.max), "1073741824", "most unprocessed input per client"),
-        Directive("client-output-backpressure", .memory(min: 1 << 14, max: Int.max), "4194304", "stop reading a client whose unsent replies exceed this"),
+        Directive("client-query-buffer-limit", .memory(min: 1 << 20, max: UInt64(Int.max)), "1073741824", "most unprocessed input per client"),
+        Directive("client-output-backpressure", .memory(min: 1 << 14, max: UInt64(Int.max)), "4194304", "stop reading a client whose unsent replies exceed this"),
         Directive("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), "notice", "log verbosity"),
-        Directive("logfile", .string, "", mutable: false, "log file; empty = standard output"),
+        Directive("logfile", .string(.any), "", mutable: false, "log file; empty = standard output"),
         Directive("hz", .clampedInteger(min: 0, max: Int(Int32.max), lo: 1, hi: 500), "10", "background task frequency (active expiry, timeouts)"),
         Directive("enable-debug-command", .enumeration(["no", "yes", "local"]), "no", mutable: false, "allow DEBUG"),
-        Directive("daemonize", .bool, "no", mutable: false, "accepted for compatibility; TagCache stays in the foreground"),
-        Directive("pidfile", .string, "", mutable: false, "write the process id here"),
-        Directive("save", .savePoints, "", "accepted for compatibility; TagCache keeps no snapshot"),
-        Directive("appendonly", .bool, "no", "accepted for compatibility; TagCache keeps no log"),
-        Directive("protected-mode", .bool, "yes", "accepted for compatibility"),
-        Directive("maxmemory", .memory(min: 0, max: Int.max), "0", "accepted; eviction comes with a later release"),
+        Directive("pidfile", .string(.any), "", mutable: false, "write the process id here"),
+        // Redis's maxmemory is an unsigned 64-bit byte count.
+        Directive("maxmemory", .memory(min: 0, max: UInt64.max), "0", "accepted; eviction comes with a later release"),
         Directive("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                                     "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
                   "noeviction", "accepted; eviction comes with a later release"),
     ]
+
+    /// Every directive: TagCache's own, then the Redis compatibility ones.
+    public static let directives: [Directive] = serverDirectives + redisCompatibilityDirectives
+
+    /// Every name CONFIG GET and CONFIG SET know (aliases included) -> (directive, that name).
+    private static let byName: [String: (directive: Directive, name: String)] = {
+        var m: [String: (directive: Directive, name: String)] = [:]
+        for d in directives {
+            m[d.name] = (d, d.name)
+            if let a = d.alias { m[a] = (d, a) }
+        }
+        return m
+    }()
+
+    /// Every name, aliases included, sorted (what `CONFIG GET *` lists).
+    public static let allNames: [String] = byName.keys.sorted()
 
     private var values: [String: String] = [:]
     private let lock = ShardLock()
@@ -143,15 +263,23 @@ public final class Config: @unchecked Sendable {
         for d in Config.directives { values[d.name] = d.defaultValue }
     }
 
+    /// The directive a name (or alias, any case) stands for.
     public static func directive(_ name: String) -> Directive? {
-        let l = name.lowercased()
-        return directives.first { $0.name == l }
+        lookup(name)?.directive
     }
 
+    /// The directive a name stands for, with the name it is known by in lower case: an alias
+    /// stays the alias, as Redis names it in CONFIG SET errors and CONFIG GET replies.
+    public static func lookup(_ name: String) -> (directive: Directive, name: String)? {
+        byName[name.lowercased()]
+    }
+
+    /// The current value (a directive's name or alias).
     public func get(_ name: String) -> String {
+        let key = Config.lookup(name)?.directive.name ?? name
         lock.lock()
         defer { lock.unlock() }
-        return values[name] ?? ""
+        return values[key] ?? ""
     }
 
     public func int(_ name: String) -> Int { Int(get(name)) ?? 0 }
@@ -161,21 +289,25 @@ public final class Config: @unchecked Sendable {
     public func set(_ name: String, _ raw: String, atStartup: Bool) -> Result<Void, ConfigError> {
         guard let d = Config.directive(name) else { return .failure(.message("unknown")) }
         if !atStartup && !d.mutable { return .failure(.message("can't set immutable config")) }
-        switch d.normalize(raw) {
+        switch d.normalize(raw, current: get(d.name)) {
         case let .failure(e): return .failure(e)
         case let .success(v):
-            lock.lock()
-            values[d.name] = v
-            lock.unlock()
+            store([(d.name, v)])
             return .success(())
         }
     }
 
-    /// Every (name, value), sorted by name.
+    /// Stores already normalized values (by directive name) at once.
+    func store(_ normalized: [(String, String)]) {
+        lock.lock()
+        for (n, v) in normalized { values[n] = v }
+        lock.unlock()
+    }
+
+    /// Every (name, value) of the directives, sorted by name (aliases not repeated).
     public func all() -> [(String, String)] {
         lock.lock()
         defer { lock.unlock() }
         return values.sorted { $0.key < $1.key }
     }
 }
-

@@ -99,21 +99,22 @@ extension TagCacheServer: ServerControl {
 
     public func configGet(_ patterns: [[UInt8]]) -> [(String, String)] {
         var out: [(String, String)] = []
+        // Names already answered, in lower case: Redis answers a name once whatever its case,
+        // but an alias and its directive are two names and both are answered.
         var seen = Set<String>()
-        let all = config.all()
         for p in patterns {
             // Without glob characters Redis looks the name up and answers with the name as given.
             if !p.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }) {
                 let given = String(decoding: p, as: UTF8.self)
-                if let d = Config.directive(given), seen.insert(d.name).inserted {
+                if let (d, known) = Config.lookup(given), seen.insert(known).inserted {
                     out.append((given, config.get(d.name)))
                 }
                 continue
             }
-            for (name, value) in all where !seen.contains(name) {
+            for name in Config.allNames where !seen.contains(name) {
                 if GlobPattern.matches(pattern: p, Array(name.utf8), ignoreCase: true) {
                     seen.insert(name)
-                    out.append((name, value))
+                    out.append((name, config.get(name)))
                 }
             }
         }
@@ -121,30 +122,41 @@ extension TagCacheServer: ServerControl {
     }
 
     public func configSet(_ pairs: [([UInt8], [UInt8])]) -> String? {
+        // Checked in Redis's order: every name first (unknown, immutable, protected, duplicate),
+        // then the values one after the other, so a later value sees an earlier one (an alias
+        // and its directive may both be given: the last wins, as in Redis).
+        var named: [(Directive, String, String)] = []
         var seen = Set<String>()
-        var checked: [(Directive, String)] = []
+        let protectedAllowed = config.get("enable-protected-configs") != "no"
         for (n, v) in pairs {
             let name = String(decoding: n, as: UTF8.self)
-            guard let d = Config.directive(name) else {
+            guard let (d, known) = Config.lookup(name) else {
                 return "ERR Unknown option or number of arguments for CONFIG SET - '\(name)'"
             }
-            // These two name the argument as given, the value errors below the directive (as Redis).
-            if !seen.insert(d.name).inserted {
-                return "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter"
-            }
+            // These name the argument as given; the value errors below use the known name (as Redis).
             if !d.mutable {
                 return "ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config"
             }
-            let value = String(decoding: v, as: UTF8.self)
-            switch d.normalize(value) {
+            if d.protected && !protectedAllowed {
+                return "ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set protected config"
+            }
+            if !seen.insert(known).inserted {
+                return "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter"
+            }
+            named.append((d, known, String(decoding: v, as: UTF8.self)))
+        }
+        var pending: [String: String] = [:]
+        var order: [String] = []
+        for (d, known, value) in named {
+            switch d.normalize(value, current: pending[d.name] ?? config.get(d.name)) {
             case let .failure(.message(m)):
-                return "ERR CONFIG SET failed (possibly related to argument '\(d.name)') - \(m)"
-            case .success:
-                checked.append((d, value))
+                return "ERR CONFIG SET failed (possibly related to argument '\(known)') - \(m)"
+            case let .success(v):
+                if pending.updateValue(v, forKey: d.name) == nil { order.append(d.name) }
             }
         }
         // Every value was checked first, so the whole set applies or none of it does.
-        for (d, v) in checked { _ = config.set(d.name, v, atStartup: false) }
+        config.store(order.map { ($0, pending[$0] ?? "") })
         applyConfig()
         return nil
     }

@@ -404,7 +404,7 @@ final class ConnectionCommandsTests: XCTestCase {
     func testConfigGetAndSet() throws {
         let c = try server.client()
         assertReply(try c.command("CONFIG", "GET", "maxclients"), "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n")
-        assertReply(try c.command("CONFIG", "GET", "MAXCLIENTS", "max*s", "nosuch"), "*2\r\n$10\r\nMAXCLIENTS\r\n$5\r\n10000\r\n",
+        assertReply(try c.command("CONFIG", "GET", "MAXCLIENTS", "maxcl*s", "nosuch"), "*2\r\n$10\r\nMAXCLIENTS\r\n$5\r\n10000\r\n",
                     "an exact name is echoed as given, and matched once")
         assertReply(try c.command("CONFIG", "SET", "DATABASES", "3"),
                     "-ERR CONFIG SET failed (possibly related to argument 'DATABASES') - can't set immutable config\r\n")

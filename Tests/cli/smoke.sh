@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # redis-cli against a running server: one-shot commands with their exact output, RESP3
-# (-3), inline commands over a raw socket, and --pipe mass insertion of 100,000 SETs.
+# (-3), inline commands over a raw socket, --pipe mass insertion of 100,000 SETs, and --pipe
+# with MULTI/EXEC blocks.
 #
 #   TAGCACHE_TEST_PORT=6379 bash Tests/cli/smoke.sh      (Tests/run.sh sets the port)
 #
@@ -109,6 +110,16 @@ expect_match "resp3 hello"    $'^1# "server" => "[a-z]+"\n2# "version" => "[0-9.
 expect_match "resp2 hello"    $'^ 1\\) "server"\n 2\\) "[a-z]+"\n 3\\) "version"\n 4\\) "[0-9.]+"\n 5\\) "proto"\n 6\\) \\(integer\\) 2\n' \
                                               -2 --no-raw hello 2
 expect_match "resp3 client info" 'resp=3' -3 client info
+expect "resp3 array"          $'1) "1"\n2) "2"\n3) (nil)' -3 --no-raw mget smoke:a smoke:b smoke:missing
+expect "resp3 status"         "string"        -3 --no-raw type smoke:a
+expect "resp3 ttl"            "(integer) -1"  -3 --no-raw ttl smoke:a
+expect "resp3 wrong arity"    "(error) ERR wrong number of arguments for 'get' command" -3 --no-raw get
+expect "resp3 map of one"     $'1# "notify-keyspace-events" => ""' -3 --no-raw config get notify-keyspace-events
+expect "resp3 empty array"    "(empty array)" -3 --no-raw keys "smoke:nothing-matches-*"
+# A transaction in one redis-cli session (-3): EXEC's array holds each command's reply.
+got=$(printf 'MULTI\nSET smoke:k v3\nINCR smoke:n\nGET smoke:k\nEXEC\n' | timeout 30 redis-cli -h "$HOST" -p "$PORT" -3 --no-raw 2>&1)
+want=$'OK\nQUEUED\nQUEUED\nQUEUED\n1) OK\n2) (integer) 43\n3) "v3"'
+if [[ "$got" == "$want" ]]; then pass "resp3 multi/exec from stdin"; else fail "resp3 multi/exec from stdin" "$want" "$got"; fi
 
 # --- inline commands over a raw socket ------------------------------------------------
 # inline NAME EXPECTED-LINES PAYLOAD: sends PAYLOAD on a new connection, reads as many
@@ -158,6 +169,30 @@ fi
 expect "dbsize after --pipe"  "100000"        -n 15 dbsize
 expect "first piped key"      "value:0"       -n 15 get key:0
 expect "last piped key"       "value:99999"   -n 15 get key:99999
+
+# --pipe with transactions: 100 blocks of MULTI, 100 SETs, INCR, EXEC (103 replies each), then
+# one block aborted by a queuing error (MULTI, SET, SET without value, EXEC: 2 errors).
+expect "flushdb before --pipe multi" "OK"     -n 15 flushdb
+awk 'function cmd(n, a, b, c,   s) { s = "*" n "\r\n$" length(a) "\r\n" a "\r\n"
+         if (n > 1) s = s "$" length(b) "\r\n" b "\r\n"
+         if (n > 2) s = s "$" length(c) "\r\n" c "\r\n"
+         printf "%s", s }
+     BEGIN { for (t = 0; t < 100; t++) { cmd(1, "MULTI")
+                 for (i = 0; i < 100; i++) cmd(3, "SET", "tx:" t ":" i, "value:" t)
+                 cmd(2, "INCR", "tx:count"); cmd(1, "EXEC") }
+             cmd(1, "MULTI"); cmd(3, "SET", "tx:aborted", "x"); cmd(2, "SET", "tx:aborted"); cmd(1, "EXEC") }' >"$TMP/multi.txt"
+got=$(timeout 120 redis-cli -h "$HOST" -p "$PORT" -n 15 --pipe <"$TMP/multi.txt" 2>&1)
+rc=$?
+# redis-cli --pipe exits 1 when a reply was an error; the two errors here are expected.
+if [[ "$got" == *"errors: 2, replies: 10304"* ]]; then
+    pass "--pipe 100 MULTI/EXEC blocks and an aborted one"
+else
+    fail "--pipe 100 MULTI/EXEC blocks and an aborted one" "...errors: 2, replies: 10304" "$got (exit $rc)"
+fi
+expect "dbsize after --pipe multi" "10001"    -n 15 dbsize
+expect "transactions all ran" "100"           -n 15 get tx:count
+expect "last transaction's key" "value:99"    -n 15 get tx:99:99
+expect "aborted transaction wrote nothing" "0" -n 15 exists tx:aborted
 expect "flushdb after --pipe" "OK"            -n 15 flushdb
 expect "dbsize after flushdb" "0"             -n 15 dbsize
 
