@@ -150,14 +150,14 @@ done
 # One virtualenv per redis-py major version; each has hiredis too, and the tests choose the
 # parser per test. A venv is rebuilt only when its package list changes (rm -rf .venv to refresh).
 VENV_SPECS=(
-    "redis5|redis>=5,<6 hiredis pytest"
-    "redis8|redis>=8,<9 hiredis pytest"
+    "redis5|redis>=5,<6 hiredis pytest prometheus_client"
+    "redis8|redis>=8,<9 hiredis pytest prometheus_client"
 )
 VENV_TRIED_APT=""
 make_venv() {
     local name=$1 spec=$2 dir="$ROOT/.venv/$1"
     if [[ -x "$dir/bin/python" && "$(cat "$dir/.tagcache-spec" 2>/dev/null)" == "$spec" ]] &&
-        "$dir/bin/python" -c 'import redis, hiredis, pytest' 2>/dev/null; then
+        "$dir/bin/python" -c 'import redis, hiredis, pytest, prometheus_client' 2>/dev/null; then
         return 0
     fi
     echo "creating .venv/$name: $spec"
@@ -219,11 +219,14 @@ fi
 SERVER_PID=""
 SERVER_PORT=""
 SERVER_LOG=""
-# start_tagcache NAME: a fresh tagcache-server on a free port (sets SERVER_PID/PORT/LOG).
+METRICS_PORT=""
+# start_tagcache NAME: a fresh tagcache-server on a free port, serving /metrics on another
+# (sets SERVER_PID/PORT/LOG and METRICS_PORT).
 start_tagcache() {
     SERVER_LOG="$LOGS/server-$1.log"
     SERVER_PORT=""
-    "$BIN" --port 0 --bind 127.0.0.1 >"$SERVER_LOG" 2>&1 &
+    METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$BIN" --port 0 --bind 127.0.0.1 --metrics-port "$METRICS_PORT" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     local i port
@@ -295,13 +298,15 @@ start_reference_redis() {
 }
 
 # ---- suite runners ---------------------------------------------------------------------------
-# run_pytest NAME VENV PORT: Tests/python against PORT.
+# run_pytest NAME VENV PORT [METRICS_PORT]: Tests/python against PORT (test_metrics.py runs
+# only when the server serves /metrics on METRICS_PORT).
 run_pytest() {
-    local name=$1 venv=$2 port=$3 rc counts t file
+    local name=$1 venv=$2 port=$3 metrics=${4:-} rc counts t file
     file=$(echo "$name" | tr -c 'A-Za-z0-9.\n-' '_')
     local xml="$LOGS/pytest-$file.xml" log="$LOGS/pytest-$file.log"
     t=$(date +%s)
     (cd "$ROOT/Tests/python" && COLUMNS=160 TAGCACHE_TEST_HOST=127.0.0.1 TAGCACHE_TEST_PORT=$port \
+        TAGCACHE_METRICS_PORT=$metrics \
         timeout 240 "$ROOT/.venv/$venv/bin/python" -m pytest -q --tb=short --junitxml="$xml" \
         -o junit_suite_name="$name" >"$log" 2>&1)
     rc=$?
@@ -435,7 +440,7 @@ for suite in python cli; do
             if [[ -n "$EXTERNAL_PORT" ]]; then
                 run_pytest "$name" "$venv" "$EXTERNAL_PORT"
             elif start_tagcache "$venv"; then
-                run_pytest "$name" "$venv" "$SERVER_PORT"
+                run_pytest "$name" "$venv" "$SERVER_PORT" "$METRICS_PORT"
                 stop_tagcache "$name"
             else
                 record "$name" 0 1 0 "server did not start"

@@ -186,6 +186,7 @@ int64_t tc_malloc_used(void) {
 }
 
 size_t tc_malloc_usable(void *p) { return malloc_usable_size(p); }
+int tc_malloc_trim(void) { return malloc_trim(0); }
 
 double tc_cpu_user_seconds(void) {
     struct rusage ru; getrusage(RUSAGE_SELF, &ru);

@@ -21,6 +21,11 @@ public final class ClientState: @unchecked Sendable {
     /// Commands queued in MULTI, -1 outside: plain integers CLIENT LIST may read from any thread.
     public var multiQueued = -1
     public var multiBytes = 0
+    /// Set while BLPOP & co. park the client; the connection runs no further request meanwhile.
+    public var blocked: BlockedClient?
+    /// How a blocked client's reply reaches its connection (set by the server per connection;
+    /// called from whichever thread serves the client).
+    public var deliverWhenUnblocked: @Sendable ([UInt8]) -> Void = { _ in }
     /// CLIENT NO-EVICT / NO-TOUCH.
     public var noEvict = false
     public var noTouch = false

@@ -40,7 +40,7 @@ public final class CommandContext: @unchecked Sendable {
         lock(shard)
         defer { unlock(shard) }
         return body(KeySlot(shard: shard, table: shard.table(client.db), db: client.db, key: key,
-                            hash: UInt32(truncatingIfNeeded: h), now: now))
+                            hash: UInt32(truncatingIfNeeded: h), now: now, readCounters: counters))
     }
 
     /// Locks the shards of all keys in ascending order, runs body, unlocks. body gets a way to
@@ -53,9 +53,9 @@ public final class CommandContext: @unchecked Sendable {
             let order = Array(Set(idx)).sorted()
             for i in order { keyspace.shards[i].lock() }
             defer { for i in order.reversed() { keyspace.shards[i].unlock() } }
-            return body(KeyOpener(ctx: self))
+            return body(KeyOpener(self))
         }
-        return body(KeyOpener(ctx: self))
+        return body(KeyOpener(self))
     }
 
     /// Locks all shards (unless EXEC already holds them) for whole-keyspace commands.
@@ -82,16 +82,37 @@ public final class CommandContext: @unchecked Sendable {
 
 /// Opens keys while `withKeys` holds their shards' locks.
 public struct KeyOpener {
-    let ctx: CommandContext
+    let keyspace: Keyspace
+    let db: Int
+    let now: Int64
+    /// Where reads are counted per key prefix (nil outside a command). Unretained: the
+    /// context that made the opener holds it.
+    unowned(unsafe) let readCounters: LoopCounters?
+
+    init(_ ctx: CommandContext) {
+        keyspace = ctx.keyspace
+        db = ctx.client.db
+        now = ctx.now
+        readCounters = ctx.counters
+    }
+
+    /// An opener for work outside a command (serving blocked clients).
+    init(keyspace: Keyspace, db: Int, now: Int64) {
+        self.keyspace = keyspace
+        self.db = db
+        self.now = now
+        readCounters = nil
+    }
+
     /// The slot accessor for key in db (default: the client's database).
     @inline(__always)
     public func open(_ key: Bytes, db: Int? = nil) -> KeySlot {
-        let ks = ctx.keyspace
+        let ks = keyspace
         let h = ks.hash(key)
         let shard = ks.shards[ks.shardIndex(h)]
-        let d = db ?? ctx.client.db
+        let d = db ?? self.db
         return KeySlot(shard: shard, table: shard.table(d), db: d, key: key,
-                       hash: UInt32(truncatingIfNeeded: h), now: ctx.now)
+                       hash: UInt32(truncatingIfNeeded: h), now: now, readCounters: readCounters)
     }
 }
 
@@ -103,6 +124,9 @@ public struct KeySlot {
     public let key: Bytes
     public let hash: UInt32
     public let now: Int64
+    /// The command's loop counters, told of every findForRead (INFO keyprefixes); nil outside
+    /// a command. Unretained (no reference counting per key): the command's context holds them.
+    public unowned(unsafe) var readCounters: LoopCounters? = nil
 
     /// The live entry's slot (expired keys are removed here), or -1. Not counted in stats.
     @inline(__always) public func find() -> Int { shard.liveSlot(table, key, hash: hash, now: now, db: db) }
@@ -111,23 +135,46 @@ public struct KeySlot {
     @inline(__always) public func findForRead() -> Int {
         let s = find()
         if s >= 0 { shard.stats.keyspaceHits += 1 } else { shard.stats.keyspaceMisses += 1 }
+        readCounters?.keyRead(key, hit: s >= 0)
         return s
     }
 
     @inline(__always) public func entry(_ slot: Int) -> Entry { table.entry(at: slot) }
 
-    /// Stores a string value, replacing whatever was there (tags and TTL dropped unless kept).
+    /// Stores a string value, replacing whatever was there. The old value's tags go with it
+    /// unless `keepTags` (the paths where Redis keeps the TTL: SET KEEPTTL, INCRBYFLOAT).
     @inline(__always)
-    public func setString(_ value: Bytes, deadline: Int64, at slot: Int) {
+    public func setString(_ value: Bytes, deadline: Int64, at slot: Int, keepTags: Bool = false) {
         let e = Entry.makeString(key: key, hash: hash, value: value, deadline: deadline)
-        if slot >= 0 { table.replace(at: slot, with: e) } else { table.insert(e) }
+        if slot >= 0 {
+            if keepTags && table.entry(at: slot).hasTags { e.hasTags = true }
+            table.replace(at: slot, with: e)
+        } else {
+            table.insert(e)
+        }
         shard.keyModified(db: db, key: key)
     }
+
+    /// Stores an entry copied from another key (RENAME, COPY, MOVE) with that key's tags: the
+    /// tags this key had before are dropped, `tags` attached.
+    public func putRetagged(_ e: Entry, at slot: Int, tags: [[UInt8]]) {
+        e.hasTags = false
+        put(e, at: slot)
+        if tags.isEmpty { return }
+        let s = table.find(key, hash: hash)
+        for t in tags { t.withUnsafeBufferPointer { _ = table.addTag($0, at: s) } }
+    }
+
+    /// The key's tag names (the entry at slot).
+    public func tagNames(at slot: Int) -> [[UInt8]] { table.tagNames(at: slot) }
 
     /// Stores an entry built by the caller (already holding this key).
     public func put(_ e: Entry, at slot: Int) {
         if slot >= 0 { table.replace(at: slot, with: e) } else { table.insert(e) }
         shard.keyModified(db: db, key: key)
+        // A list appearing under a key (RENAME, COPY, MOVE, a new list) may serve clients
+        // blocked on it, as Redis's dbAdd signals.
+        if e.kind == .list { shard.waitList.signalReady(db: db, key: key) }
     }
 
     /// Deletes the live entry at slot.

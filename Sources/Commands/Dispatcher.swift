@@ -46,22 +46,49 @@ public enum Dispatcher {
             }
         }
         call(ctx, spec, args)
+        // Pushes made keys ready for blocked clients: serve them now that the command (or a
+        // whole EXEC) is done, as Redis's handleClientsBlockedOnKeys does.
+        let ks = ctx.keyspace
+        if ks.readySignal.pending.load(ordering: .relaxed) > 0 { BlockingCommands.serveReadyKeys(ks) }
     }
 
     /// Calls a resolved command and records its statistics. The command's time (ctx.now) is
     /// set by the caller once per batch of pipelined requests: reading the clock per command
-    /// was ~9% of pipelined SET; durations use the CPU tick counter for the same reason.
+    /// was ~9% of pipelined SET; durations use the CPU tick counter for the same reason. What a
+    /// call costs the statistics: the counters and a latency bucket (plain stores in this
+    /// loop's memory), one comparison with the slow log threshold, and the key prefixes the
+    /// command read, handed to the loop's sketch here, after the shard locks are released.
     @inline(__always)
     public static func call(_ ctx: CommandContext, _ spec: CommandSpec, _ args: Arguments) {
         ctx.current = spec
         ctx.client.lastCommandId = spec.id
-        let errorsBefore = ctx.reply.errorCount
+        let counters = ctx.counters
+        // An error counts against the innermost command that was running when it was replied
+        // (Redis's incrCommandStatsOnError): EXEC fails only for its own errors, not for those
+        // of the commands it ran, which mark the errors they saw.
+        counters.errorMark = ctx.reply.errorCount
         let t0 = tc_ticks()
         spec.handler(ctx, args)
-        let t1 = tc_ticks()
-        ctx.counters.recordCall(spec.id, ticks: t1 &- t0)
-        if ctx.reply.errorCount != errorsBefore { ctx.counters.recordFailed(spec.id) }
-        ctx.counters.add(.commandsProcessed, 1)
+        let ticks = tc_ticks() &- t0
+        counters.recordCall(spec.id, ticks: ticks)
+        let errors = ctx.reply.errorCount
+        if errors > counters.errorMark { counters.recordFailed(spec.id) }
+        counters.errorMark = errors
+        counters.add(.commandsProcessed, 1)
+        if counters.pendingReads != 0 { counters.flushKeyReads() }
+        if ticks >= counters.slowlogThresholdTicks { logSlow(ctx, spec, args, ticks: ticks) }
+    }
+
+    /// Adds a command to the slow log (Redis's slowlogPushCurrentCommand), unless its flags
+    /// keep it out (EXEC: the commands it runs are logged one by one).
+    @inline(never)
+    static func logSlow(_ ctx: CommandContext, _ spec: CommandSpec, _ args: Arguments, ticks: UInt64) {
+        if spec.flags.contains(.skipSlowlog) || (spec.parent?.flags.contains(.skipSlowlog) ?? false) { return }
+        let client = ctx.client
+        ctx.counters.slowlog.push(arguments: Slowlog.loggedArguments(spec, args),
+                                  microseconds: Int(Double(ticks) / LoopCounters.ticksPerMicrosecond),
+                                  time: Int(ctx.keyspace.clock.nowMs() / 1000), peer: client.address,
+                                  clientName: client.name)
     }
 
     static func rejectUnknown(_ ctx: CommandContext, _ args: Arguments) {

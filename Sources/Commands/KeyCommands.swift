@@ -240,9 +240,11 @@ public enum KeyCommands {
             // share a table: look the source up again afterwards.
             if to.find() >= 0 && nx { return .destinationExists }
             let s = from.table.find(src, hash: from.hash)
+            // The tags move with the value (and TTL); the destination's own tags are dropped.
+            let tags = from.tagNames(at: s)
             let moved = from.entry(s).copy(newKey: dst, hash: to.hash, duplicateObject: false)
             from.delete(s)
-            to.put(moved, at: to.table.find(dst, hash: to.hash))
+            to.putRetagged(moved, at: to.table.find(dst, hash: to.hash), tags: tags)
             return .renamed
         }
         switch outcome {
@@ -284,7 +286,7 @@ public enum KeyCommands {
             // The destination lookup may have moved the source's slot (see rename).
             let s = from.table.find(src, hash: from.hash)
             let e = from.entry(s).copy(newKey: dst, hash: to.hash, duplicateObject: true)
-            to.put(e, at: existing)
+            to.putRetagged(e, at: existing, tags: from.tagNames(at: s))
             return true
         }
         ctx.reply.integer(copied ? 1 : 0)
@@ -304,10 +306,12 @@ public enum KeyCommands {
             if s < 0 { return false }
             let to = opener.open(key, db: targetDb)
             if to.find() >= 0 { return false }
-            // Same key, same hash: the entry itself moves, no copy.
+            // Same key, same hash: the entry itself moves, no copy; its tags are read before
+            // detach drops them from the source database's index.
+            let tags = from.tagNames(at: s)
             let e = from.table.detach(at: s)
             from.shard.keyModified(db: from.db, key: key)
-            to.put(e, at: -1)
+            to.putRetagged(e, at: -1, tags: tags)
             return true
         }
         ctx.reply.integer(moved ? 1 : 0)
@@ -552,7 +556,9 @@ public enum KeyCommands {
             }
             if all { ks.flushAll(locked: true) } else { ks.flush(db: db, locked: true) }
         }
+        let freed = dropped.reduce(0) { $0 + $1.count }
         dropped.removeAll()
+        ks.trimHeapIfWorthIt(freed: freed)
         ctx.reply.ok()
     }
 

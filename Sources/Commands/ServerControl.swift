@@ -37,7 +37,8 @@ public protocol ServerControl: AnyObject, Sendable {
     /// Begin a graceful shutdown (SHUTDOWN): pending replies are written, every client closed.
     func shutdown(client: ClientState)
     /// Whether DEBUG and other test-only commands are allowed.
-    var debugCommandsEnabled: Bool { get }
+    /// enable-debug-command: "no", "yes" or "local".
+    var debugCommandMode: String { get }
 }
 
 /// CLIENT KILL's filters (new and old forms).

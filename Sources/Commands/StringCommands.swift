@@ -112,18 +112,29 @@ public enum StringCommands {
         }
     }
 
+    /// MGET reads all its keys under their shards' locks at once, so it never sees half of
+    /// a transaction that wrote several of them.
     static func mget(_ ctx: CommandContext, _ args: Arguments) {
-        ctx.reply.array(args.count - 1)
-        for i in 1..<args.count {
-            ctx.withKey(args[i]) { k in
-                let slot = k.findForRead()
-                if slot >= 0 {
-                    let e = k.entry(slot)
-                    if e.kind == .string { ctx.reply.bulk(e.value); return }
-                }
-                ctx.reply.null()
-            }
+        if args.count == 2 {
+            ctx.reply.array(1)
+            ctx.withKey(args[1]) { k in mgetOne(ctx, k) }
+            return
         }
+        let keys = (1..<args.count).map { args[$0] }
+        ctx.withKeys(keys) { opener in
+            ctx.reply.array(keys.count)
+            for key in keys { mgetOne(ctx, opener.open(key)) }
+        }
+    }
+
+    @inline(__always)
+    static func mgetOne(_ ctx: CommandContext, _ k: KeySlot) {
+        let slot = k.findForRead()
+        if slot >= 0 {
+            let e = k.entry(slot)
+            if e.kind == .string { ctx.reply.bulk(e.value); return }
+        }
+        ctx.reply.null()
     }
 
     // MARK: SET family
@@ -133,6 +144,8 @@ public enum StringCommands {
         /// 0 none, 1 EX, 2 PX, 3 EXAT, 4 PXAT
         var expireKind = 0
         var expireArg: Bytes?
+        /// SET ... TAGS: index of the first tag (TagCache's own option, always last).
+        var tagsFrom: Int?
     }
 
     /// Parses SET/GETEX options like Redis's parseExtendedStringArgumentsOrReply.
@@ -148,6 +161,10 @@ public enum StringCommands {
                 o.xx = true
             } else if isSet && opt.equalsIgnoringCase("get") {
                 o.get = true
+            } else if isSet && opt.equalsIgnoringCase("tags") && hasNext {
+                // Every argument after TAGS is a tag; TAGS with none is a syntax error below.
+                o.tagsFrom = j + 1
+                break
             } else if isSet && opt.equalsIgnoringCase("keepttl") && !o.persist && o.expireKind == 0 {
                 o.keepTTL = true
             } else if !isSet && opt.equalsIgnoringCase("persist") && o.expireKind == 0 && !o.keepTTL {
@@ -201,14 +218,21 @@ public enum StringCommands {
             guard let d = deadline(ctx, kind: o.expireKind, arg: a) else { return }
             expireAt = d
         }
-        store(ctx, key: args[1], value: args[2], nx: o.nx, xx: o.xx, get: o.get, keepTTL: o.keepTTL,
-              deadline: expireAt, okReply: nil)
+        if let first = o.tagsFrom {
+            store(ctx, key: args[1], value: args[2], nx: o.nx, xx: o.xx, get: o.get, keepTTL: o.keepTTL,
+                  deadline: expireAt, okReply: nil, tags: (args, first))
+        } else {
+            store(ctx, key: args[1], value: args[2], nx: o.nx, xx: o.xx, get: o.get, keepTTL: o.keepTTL,
+                  deadline: expireAt, okReply: nil)
+        }
     }
 
     /// Redis's setGenericCommand. okReply nil = +OK / null; otherwise (1, 0) integers (SETNX).
+    /// KEEPTTL keeps the key's tags as it keeps its TTL; `tags` (SET ... TAGS: the arguments and
+    /// the first tag's index) are attached under the same lock as the value and TTL.
     @inline(__always)
     static func store(_ ctx: CommandContext, key: Bytes, value: Bytes, nx: Bool, xx: Bool, get: Bool,
-                      keepTTL: Bool, deadline: Int64, okReply: (Int, Int)?) {
+                      keepTTL: Bool, deadline: Int64, okReply: (Int, Int)?, tags: (Arguments, Int)? = nil) {
         ctx.withKey(key) { k in
             let slot = get ? k.findForRead() : k.find()
             if get && !replyString(ctx, k, slot) { return }
@@ -221,7 +245,11 @@ public enum StringCommands {
             }
             var d = deadline
             if keepTTL && found { d = k.entry(slot).deadline }
-            k.setString(value, deadline: d, at: slot)
+            k.setString(value, deadline: d, at: slot, keepTags: keepTTL)
+            if let (args, first) = tags {
+                let s = k.table.find(k.key, hash: k.hash)
+                for i in first..<args.count { k.table.addTag(args[i], at: s) }
+            }
             if !get {
                 if let r = okReply { ctx.reply.integer(r.0) } else { ctx.reply.ok() }
             }
@@ -402,8 +430,9 @@ public enum StringCommands {
             let text = formatLongDouble(result)
             text.withUnsafeBufferPointer { t in
                 if slot >= 0 {
+                    // Redis keeps the TTL here, so the key keeps its tags too.
                     let d = k.entry(slot).deadline
-                    k.setString(t, deadline: d, at: slot)
+                    k.setString(t, deadline: d, at: slot, keepTags: true)
                 } else {
                     k.setString(t, deadline: 0, at: -1)
                 }

@@ -25,6 +25,8 @@ public struct Directive: Sendable {
         case words(WordsRule)
         /// `save` points: pairs of seconds and changes, or empty.
         case savePoints
+        /// One printable ASCII character other than space and quotes (stats-prefix-separator).
+        case character
     }
 
     /// How a one-word value is checked.
@@ -133,6 +135,11 @@ public struct Directive: Sendable {
             return RedisCompatibility.check(raw, rule, current: current)
         case let .words(rule):
             return RedisCompatibility.check(raw, rule, current: current)
+        case .character:
+            guard raw.utf8.count == 1, let b = raw.utf8.first, b > 32, b < 127, b != 34, b != 39 else {
+                return .failure(.message("argument must be one printable character other than space and quotes"))
+            }
+            return .success(raw)
         case .savePoints:
             // Like Redis: the value is split at every single space; seconds >= 1, changes >= 0,
             // each read by strtoll (leading spaces and signs allowed, nothing after the digits).
@@ -235,6 +242,14 @@ public final class Config: @unchecked Sendable {
         Directive("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                                     "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
                   "noeviction", "accepted; eviction comes with a later release"),
+        // Statistics (latency-tracking, latency-tracking-info-percentiles, slowlog-log-slower-than
+        // and slowlog-max-len are Redis's, listed with the compatibility directives).
+        Directive("metrics-port", .integer(min: 0, max: 65535), "0", mutable: false,
+                  "serve Prometheus metrics at http://<bind>:<port>/metrics; 0 = off"),
+        Directive("stats-prefix-separator", .character, ":",
+                  "a key's prefix (INFO keyprefixes, /metrics) is the key up to this character"),
+        Directive("stats-prefixes-max", .integer(min: 0, max: 1024), "64",
+                  "key prefixes INFO keyprefixes and /metrics report, the busiest by reads; 0 = off"),
     ]
 
     /// Every directive: TagCache's own, then the Redis compatibility ones.

@@ -1,5 +1,6 @@
 import CTagCacheSys
 import Commands
+import Dispatch
 import Glibc
 import RESP
 import Store
@@ -31,6 +32,34 @@ final class Connection {
         context = CommandContext(keyspace: server.keyspace, reply: reply, client: client, table: server.commands,
                                  server: server, counters: loop.counters)
         context.maxStringLength = server.protocolLimits.maxBulkLength
+        let ref = ConnectionRef(self)
+        client.deliverWhenUnblocked = { bytes in
+            guard let c = ref.connection else { return }
+            c.loop.run { ref.connection?.resume(with: bytes) }
+        }
+    }
+
+    /// Ends a BLPOP-style wait: writes the reply, then runs the requests that queued up meanwhile.
+    func resume(with reply: [UInt8]) {
+        guard !closed, client.blocked != nil else { return }
+        client.blocked = nil
+        loop.server.blockedClients.subtract(1, ordering: .relaxed)
+        output.append(reply)
+        processInput()
+        flush()
+    }
+
+    /// A command parked the client: arm its timeout on this loop's queue.
+    func didBlock(_ b: BlockedClient) {
+        let server = loop.server
+        server.blockedClients.add(1, ordering: .relaxed)
+        guard b.deadline > 0 else { return }
+        let wait = max(0, b.deadline - server.keyspace.clock.nowMs())
+        let ref = ConnectionRef(self)
+        loop.queue.asyncAfter(deadline: .now() + .milliseconds(Int(wait))) {
+            guard let c = ref.connection, c.client.blocked === b else { return }
+            if BlockingCommands.cancel(b, keyspace: c.loop.server.keyspace) { c.resume(with: b.timeoutReply) }
+        }
     }
 
     /// The socket is readable: one read (more while the buffer fills), then the batch.
@@ -75,7 +104,7 @@ final class Connection {
         let clock = context.keyspace.clock
         context.now = clock.nowMs()
         var sinceClock = 0
-        while !client.closeAfterReply {
+        while !client.closeAfterReply && client.blocked == nil {
             // One clock reading per 32 pipelined requests keeps TTLs exact to the millisecond
             // without a clock_gettime per command.
             sinceClock += 1
@@ -90,6 +119,7 @@ final class Connection {
             switch parser.next(input) {
             case let .command(args):
                 Dispatcher.execute(context, args)
+                if let b = client.blocked { didBlock(b) }
             case .needMore:
                 resetInputIfDrained()
                 return
@@ -166,9 +196,20 @@ final class Connection {
         if closed { return }
         closed = true
         TransactionCommands.unwatchAll(context)
+        if let b = client.blocked {
+            client.blocked = nil
+            loop.server.blockedClients.subtract(1, ordering: .relaxed)
+            _ = BlockingCommands.cancel(b, keyspace: loop.server.keyspace)
+        }
         // Leave the registry first: after close(2) the descriptor number can be reused at once.
         loop.removed(self)
         _ = tc_epoll_ctl(loop.epfd, 2, fd, 0)
         Glibc.close(fd)
     }
+}
+
+/// A weak handle on a connection that closures crossing threads may hold.
+final class ConnectionRef: @unchecked Sendable {
+    weak var connection: Connection?
+    init(_ c: Connection) { connection = c }
 }

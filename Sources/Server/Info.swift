@@ -9,10 +9,15 @@ import Store
 struct Info {
     let server: TagCacheServer
 
+    /// Redis 7's default sections exactly; TagCache's own (tags, keyprefixes) come with
+    /// `all`/`everything` or by name, so the default INFO stays what Redis prints.
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                                   "modules", "errorstats", "cluster", "keyspace"]
+    /// `INFO all` and `INFO everything`: the default sections, commandstats, latencystats and
+    /// TagCache's keyprefixes (not in the default: it is one line per busy prefix).
     static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-                              "modules", "commandstats", "errorstats", "cluster", "keyspace"]
+                              "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace", "tags",
+                              "keyprefixes"]
 
     func render(_ requested: [String]) -> String {
         var wanted = Set<String>()
@@ -48,7 +53,7 @@ struct Info {
             return block("Replication", [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
                                          ("master_replid", server.runId), ("master_replid2", String(repeating: "0", count: 40)),
                                          ("master_repl_offset", "0"), ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
-                                         ("repl_backlog_size", "1048576"), ("repl_backlog_first_byte_offset", "0"),
+                                         ("repl_backlog_size", server.config.get("repl-backlog-size")), ("repl_backlog_first_byte_offset", "0"),
                                          ("repl_backlog_histlen", "0")])
         case "cpu":
             // TagCache runs its work on several event loops, so there is no main-thread figure.
@@ -57,6 +62,9 @@ struct Info {
         case "modules": return "# Modules\r\n"
         case "cluster": return block("Cluster", [("cluster_enabled", "0")])
         case "commandstats": return commandStatsSection()
+        case "latencystats": return latencyStatsSection()
+        case "keyprefixes": return keyPrefixesSection()
+        case "tags": return tagsSection()
         case "errorstats":
             return block("Errorstats", server.errorStats.snapshot().map { ("errorstat_\($0.0)", "count=\($0.1)") })
         default: return keyspaceSection()
@@ -86,7 +94,7 @@ struct Info {
             ("hz", hz), ("configured_hz", hz),
             ("lru_clock", String((nowUs / 1_000_000) & 0xFFFFFF)),
             ("executable", executablePath()), ("config_file", server.config.configFile ?? ""),
-            ("io_threads_active", "0"), ("event_loops", String(server.loops.count)),
+            ("io_threads_active", "0"), ("listener0", listener()), ("event_loops", String(server.loops.count)),
             ("shards", String(server.keyspace.shardCount)),
         ])
     }
@@ -99,7 +107,8 @@ struct Info {
             ("connected_clients", String(count)), ("cluster_connections", "0"),
             ("maxclients", String(server.maxClients)),
             ("client_recent_max_input_buffer", String(maxIn)), ("client_recent_max_output_buffer", String(maxOut)),
-            ("blocked_clients", "0"), ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
+            ("blocked_clients", String(server.blockedClients.load(ordering: .relaxed))), ("tracking_clients", "0"),
+            ("pubsub_clients", "0"),
         ])
     }
 
@@ -108,20 +117,34 @@ struct Info {
         let rss = Int(tc_rss_bytes())
         let peak = server.runtime.sampleMemory(used)
         let data = server.keyspace.memoryBytes()
+        let startup = server.startupMemory
+        let overhead = max(used - data, 0)
+        let net = used - startup
+        let clients = server.registry.withClients { list in
+            list.reduce(0) { $0 + $1.input.capacity + $1.output.capacity + $1.client.multiBytes }
+        }
         let maxmem = server.config.int("maxmemory")
         let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        // TagCache has no scripting, replication or append-only log: their memory is truly zero.
         return block("Memory", [
             ("used_memory", String(used)), ("used_memory_human", humanBytes(used)),
             ("used_memory_rss", String(rss)), ("used_memory_rss_human", humanBytes(rss)),
             ("used_memory_peak", String(peak)), ("used_memory_peak_human", humanBytes(peak)),
             ("used_memory_peak_perc", format2(peak > 0 ? Double(used) * 100 / Double(peak) : 0) + "%"),
+            ("used_memory_overhead", String(overhead)), ("used_memory_startup", String(startup)),
             ("used_memory_dataset", String(data)),
+            ("used_memory_dataset_perc", format2(net > 0 ? Double(data) * 100 / Double(net) : 0) + "%"),
             ("total_system_memory", String(system)), ("total_system_memory_human", humanBytes(system)),
+            ("used_memory_scripts", "0"), ("used_memory_scripts_human", "0B"), ("number_of_cached_scripts", "0"),
+            ("number_of_functions", "0"), ("number_of_libraries", "0"),
             ("maxmemory", String(maxmem)), ("maxmemory_human", humanBytes(maxmem)),
             ("maxmemory_policy", server.config.get("maxmemory-policy")),
             ("mem_fragmentation_ratio", used > 0 ? format2(Double(rss) / Double(used)) : "0.00"),
             ("mem_fragmentation_bytes", String(rss - used)),
-            ("mem_allocator", "libc"),
+            ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"), ("mem_total_replication_buffers", "0"),
+            ("mem_clients_slaves", "0"), ("mem_clients_normal", String(clients)), ("mem_cluster_links", "0"),
+            ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
+            ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
         ])
     }
 
@@ -133,12 +156,18 @@ struct Info {
             ("current_save_keys_total", "0"), ("rdb_bgsave_in_progress", "0"),
             ("rdb_last_save_time", String(server.lastSaveTime)), ("rdb_last_bgsave_status", "ok"),
             ("rdb_last_bgsave_time_sec", "-1"), ("rdb_current_bgsave_time_sec", "-1"), ("rdb_saves", "0"),
+            ("rdb_last_cow_size", "0"), ("rdb_last_load_keys_expired", "0"), ("rdb_last_load_keys_loaded", "0"),
             ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"), ("aof_rewrite_scheduled", "0"),
             ("aof_last_rewrite_time_sec", "-1"), ("aof_current_rewrite_time_sec", "-1"),
-            ("aof_last_bgrewrite_status", "ok"), ("aof_rewrites", "0"), ("aof_last_write_status", "ok"),
+            ("aof_last_bgrewrite_status", "ok"), ("aof_rewrites", "0"), ("aof_rewrites_consecutive_failures", "0"),
+            ("aof_last_write_status", "ok"), ("aof_last_cow_size", "0"), ("module_fork_in_progress", "0"),
+            ("module_fork_last_cow_size", "0"),
         ])
     }
 
+    /// Redis 7's stats fields. The zeros are true: TagCache has no replication, pub/sub, fork,
+    /// defragmentation, client tracking, I/O threads or RESTORE, and never disconnects a client
+    /// for its output (it stops reading it instead).
     private func statsSection() -> String {
         let st = server.keyspace.stats()
         let hits = st.keyspaceHits, misses = st.keyspaceMisses
@@ -153,15 +182,28 @@ struct Info {
             ("instantaneous_ops_per_sec", String(Int(now.opsPerSec.rounded()))),
             ("total_net_input_bytes", String(netIn)),
             ("total_net_output_bytes", String(netOut)),
+            ("total_net_repl_input_bytes", "0"), ("total_net_repl_output_bytes", "0"),
             ("instantaneous_input_kbps", format2(now.inputKbps)),
             ("instantaneous_output_kbps", format2(now.outputKbps)),
+            ("instantaneous_input_repl_kbps", "0.00"), ("instantaneous_output_repl_kbps", "0.00"),
             ("rejected_connections", String(server.total(.rejectedConnections))),
-            ("expired_keys", String(st.expiredKeys)), ("evicted_keys", String(st.evictedKeys)),
+            ("sync_full", "0"), ("sync_partial_ok", "0"), ("sync_partial_err", "0"),
+            ("expired_keys", String(st.expiredKeys)),
+            ("expire_cycle_cpu_milliseconds", String(server.expireCycleMicros.load(ordering: .relaxed) / 1000)),
+            ("evicted_keys", String(st.evictedKeys)), ("evicted_clients", "0"),
             ("keyspace_hits", String(hits)), ("keyspace_misses", String(misses)),
             ("keyspace_hit_rate", rate),
-            ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
+            ("pubsub_channels", "0"), ("pubsub_patterns", "0"), ("pubsubshard_channels", "0"),
+            ("latest_fork_usec", "0"), ("total_forks", "0"), ("migrate_cached_sockets", "0"),
+            ("slave_expires_tracked_keys", "0"), ("active_defrag_hits", "0"), ("active_defrag_misses", "0"),
+            ("active_defrag_key_hits", "0"), ("active_defrag_key_misses", "0"), ("total_active_defrag_time", "0"),
+            ("current_active_defrag_time", "0"), ("tracking_total_keys", "0"), ("tracking_total_items", "0"),
+            ("tracking_total_prefixes", "0"),
             ("unexpected_error_replies", "0"),
             ("total_error_replies", String(errors)),
+            ("dump_payload_sanitizations", "0"),
+            ("io_threaded_reads_processed", "0"), ("io_threaded_writes_processed", "0"),
+            ("client_output_buffer_limit_disconnections", "0"),
         ])
     }
 
@@ -178,6 +220,54 @@ struct Info {
             fields.append(("cmdstat_\(spec.fullName)", "calls=\(calls),usec=\(usec),usec_per_call=\(per),rejected_calls=\(rejected),failed_calls=\(failed)"))
         }
         return block("Commandstats", fields)
+    }
+
+    /// Per command p50/p99/p99.9 (latency-tracking-info-percentiles) in microseconds, from the
+    /// loops' histograms merged here; empty while latency-tracking is off, as in Redis.
+    private func latencyStatsSection() -> String {
+        guard server.config.bool("latency-tracking") else { return block("Latencystats", []) }
+        let percentiles: [(String, Double)] = server.config.get("latency-tracking-info-percentiles")
+            .split(separator: " ").compactMap { w in Double(w).map { (String(w), $0) } }
+        let tpu = LoopCounters.ticksPerMicrosecond
+        var fields: [(String, String)] = []
+        var merged = [UInt64](repeating: 0, count: LatencyHistograms.bucketCount)
+        for spec in server.commands.allSpecs {
+            for i in merged.indices { merged[i] = 0 }
+            var any = false
+            for l in server.loops where l.counters.latencies.add(spec.id, into: &merged) { any = true }
+            if !any { continue }
+            let values = percentiles.map { "p\($0.0)=" + format3(Double(LatencyHistograms.valueAtPercentile(merged, $0.1)) / tpu) }
+            fields.append(("latency_percentiles_usec_\(spec.fullName)", values.joined(separator: ",")))
+        }
+        return block("Latencystats", fields)
+    }
+
+    /// TagCache's busiest key prefixes by reads (stats-prefixes-max of them; the key up to the
+    /// first stats-prefix-separator). keys: counted by the last background pass over the keyspace
+    /// (absent until one has run); reads: hits + misses, a Space-Saving count that may include
+    /// reads of prefixes it displaced; hits, misses, hit_rate: since the prefix entered the list.
+    private func keyPrefixesSection() -> String {
+        let limit = server.config.int("stats-prefixes-max")
+        let rows = server.prefixStats.top(server.loops, limit: limit)
+        var fields: [(String, String)] = [
+            ("keyprefix_separator", server.config.get("stats-prefix-separator")),
+            ("keyprefixes_max", String(limit)), ("keyprefixes_tracked", String(rows.count)),
+            ("keyprefix_keys_age_seconds", String(server.prefixStats.lastPassAgeSeconds(nowMs: server.keyspace.clock.nowMs()))),
+        ]
+        for r in rows {
+            let total = r.hits + r.misses
+            let rate = total == 0 ? "0.00" : format2(Double(r.hits) * 100 / Double(total))
+            let keys = r.keys.map { "keys=\($0)," } ?? ""
+            fields.append(("prefix_" + escapedPrefix(r.prefix),
+                           "\(keys)reads=\(r.reads),hits=\(r.hits),misses=\(r.misses),hit_rate=\(rate)"))
+        }
+        return block("Keyprefixes", fields)
+    }
+
+    /// Redis 7.2's listener0 field: the TCP listener with every bind address as configured.
+    private func listener() -> String {
+        let binds = server.config.get("bind").split(separator: " ").map { "bind=\($0)" }
+        return (["name=tcp"] + binds + ["port=\(server.port)"]).joined(separator: ",")
     }
 
     private func keyspaceSection() -> String {
@@ -203,6 +293,40 @@ struct Info {
             fields.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(avgTTL)"))
         }
         return block("Keyspace", fields)
+    }
+
+    /// TagCache's tag index: distinct tags in use (a name held in several shards counts once per
+    /// database), key-tag links, tagged keys, the index's bytes (part of used_memory_dataset),
+    /// and what TAG.INVALIDATE did.
+    private func tagsSection() -> String {
+        let ks = server.keyspace
+        var distinct = 0, links = 0, keys = 0, bytes = 0, invalidations = 0, invalidated = 0
+        for db in 0..<ks.databases {
+            // A tag used in several shards is one tag: count names, O(tags) per INFO.
+            var names = Set<[UInt8]>()
+            for s in ks.shards {
+                s.lock()
+                if let index = s.existingTable(db)?.tags {
+                    links += index.links
+                    keys += index.keyCount
+                    bytes += index.memoryBytes
+                    index.forEachTagName { names.insert(Array($0)); return true }
+                }
+                s.unlock()
+            }
+            distinct += names.count
+        }
+        for s in ks.shards {
+            s.lock()
+            invalidations += s.stats.tagInvalidations
+            invalidated += s.stats.keysInvalidated
+            s.unlock()
+        }
+        return block("Tags", [
+            ("tags", String(distinct)), ("tag_links", String(links)), ("tagged_keys", String(keys)),
+            ("tag_index_bytes", String(bytes)),
+            ("tag_invalidations", String(invalidations)), ("keys_invalidated", String(invalidated)),
+        ])
     }
 
     /// Average remaining TTL (ms) of a table's keys with a deadline: exact for small tables, from
@@ -288,6 +412,14 @@ func format2(_ v: Double) -> String {
     let c = Int((abs(v) * 100).rounded())
     let frac = c % 100
     return "\(v < 0 && c != 0 ? "-" : "")\(c / 100).\(frac < 10 ? "0" : "")\(frac)"
+}
+
+/// "%.3f" without Foundation.
+func format3(_ v: Double) -> String {
+    if !v.isFinite { return v.isNaN ? "nan" : (v < 0 ? "-inf" : "inf") }
+    let c = Int((abs(v) * 1000).rounded())
+    let f = String(c % 1000)
+    return "\(v < 0 && c != 0 ? "-" : "")\(c / 1000).\(String(repeating: "0", count: 3 - f.count))\(f)"
 }
 
 /// "%ld.%06ld" of seconds, as Redis prints CPU time.

@@ -10,7 +10,7 @@ extension TagCacheServer: ServerControl {
     public var redisVersion: String { TagCacheVersion.redisVersion }
     public var tagcacheVersion: String { TagCacheVersion.version }
 
-    public var debugCommandsEnabled: Bool { config.get("enable-debug-command") != "no" }
+    public var debugCommandMode: String { config.get("enable-debug-command") }
 
     public var lastSaveTime: Int { Int(startedWallMs / 1000) }
 
@@ -161,11 +161,15 @@ extension TagCacheServer: ServerControl {
         return nil
     }
 
+    /// What Redis's CONFIG RESETSTAT resets (command, error and latency statistics, the server's
+    /// counters, the memory peak; not the slow log) plus TagCache's key-prefix statistics.
     public func resetStats() {
         for l in loops { l.counters.reset() }
         keyspace.resetStats()
         errorStats.reset()
         runtime.resetPeak()
+        expireCycleMicros.store(0, ordering: .relaxed)
+        prefixStats.reset()
     }
 
     public func configRewrite() -> String? {

@@ -24,6 +24,20 @@ public final class TagCacheServer: @unchecked Sendable {
     private var signalSources: [DispatchSourceSignal] = []
     private var nextLoop = 0
     private let stopping = Atomic<Bool>(false)
+    /// Clients parked by BLPOP and friends (INFO blocked_clients).
+    let blockedClients = Atomic<Int>(0)
+    /// SLOWLOG, shared by every loop.
+    let slowlog = Slowlog()
+    /// INFO keyprefixes: merged sketches and the background key count.
+    let prefixStats = KeyPrefixStats()
+    /// Microseconds spent in active expiry (INFO expire_cycle_cpu_milliseconds).
+    let expireCycleMicros = Atomic<Int>(0)
+    /// Bytes in use once the server had started (INFO used_memory_startup).
+    private(set) var startupMemory = 0
+    private var metrics: MetricsEndpoint?
+    /// The port /metrics is served on (after start; 0 when metrics-port is 0).
+    public private(set) var metricsPort = 0
+    private var prefixSeparator: UInt8 = UInt8(ascii: ":")
     private let finished = DispatchSemaphore(value: 0)
 
     /// The port actually bound (after start).
@@ -70,6 +84,24 @@ public final class TagCacheServer: @unchecked Sendable {
         let p = config.get("requirepass")
         requirePassBytes = p.isEmpty ? nil : Array(p.utf8)
         log.level = Log.parseLevel(config.get("loglevel")) ?? .notice
+        applyStatsConfig()
+    }
+
+    /// Hands the statistics directives to the loops (read on their request path) and the slow log.
+    private func applyStatsConfig() {
+        let separator = config.get("stats-prefix-separator").utf8.first ?? UInt8(ascii: ":")
+        if separator != prefixSeparator {
+            prefixSeparator = separator
+            prefixStats.reset()
+        }
+        let tracking = config.bool("latency-tracking")
+        let slower = config.int("slowlog-log-slower-than")
+        let prefixes = config.int("stats-prefixes-max")
+        for l in loops {
+            l.counters.configure(latencyTracking: tracking, slowlogMicroseconds: slower, prefixSeparator: separator,
+                                 prefixes: prefixes)
+        }
+        slowlog.setMaxLength(config.int("slowlog-max-len"))
     }
 
     public enum StartError: Error, CustomStringConvertible {
@@ -109,7 +141,22 @@ public final class TagCacheServer: @unchecked Sendable {
         var n = config.int("event-loops")
         if n == 0 { n = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 64)) }
         loops = (0..<n).map { EventLoop(index: $0, server: self, commandSlots: commands.allSpecs.count) }
+        for l in loops { l.counters.slowlog = slowlog }
+        applyStatsConfig()
         for l in loops { l.start() }
+        let metricsWanted = config.int("metrics-port")
+        if metricsWanted > 0 {
+            let endpoint = MetricsEndpoint(server: self)
+            do {
+                metricsPort = try endpoint.start(hosts: hosts.isEmpty ? ["127.0.0.1"] : hosts, port: metricsWanted)
+                metrics = endpoint
+            } catch {
+                for l in listeners { l.source.cancel(); Glibc.close(l.fd) }
+                listeners.removeAll()
+                for l in loops { l.stop() }
+                throw error
+            }
+        }
         for l in listeners { l.source.resume() }
         let interval = max(1, 1000 / max(1, config.int("hz")))
         let t = DispatchSource.makeTimerSource(queue: cronQueue)
@@ -124,6 +171,8 @@ public final class TagCacheServer: @unchecked Sendable {
             fclose(f)
         }
         log.notice("Running mode=standalone, port=\(port).")
+        if metricsPort > 0 { log.notice("Serving Prometheus metrics on port \(metricsPort) (GET /metrics).") }
+        startupMemory = Int(tc_malloc_used())
         log.notice("Server initialized")
         log.notice("Ready to accept connections tcp")
         return port
@@ -178,8 +227,12 @@ public final class TagCacheServer: @unchecked Sendable {
 
     /// Background work, `hz` times a second: active expiry and idle-client timeouts.
     private func serverCron() {
-        keyspace.activeExpireCycle()
+        let t0 = monotonicUs()
+        let expired = keyspace.activeExpireCycle()
+        keyspace.trimHeapIfWorthIt(freed: expired)
+        expireCycleMicros.add(Int(monotonicUs() - t0), ordering: .relaxed)
         runtime.tick()
+        prefixStats.step(self, separator: prefixSeparator, limit: config.int("stats-prefixes-max"))
         if idleTimeoutSeconds > 0 {
             let now = keyspace.clock.nowMs()
             let limit = Int64(idleTimeoutSeconds) * 1000
@@ -201,6 +254,7 @@ public final class TagCacheServer: @unchecked Sendable {
             listeners.removeAll()
         }
         cron?.cancel()
+        metrics?.stop()
         let group = DispatchGroup()
         for l in loops {
             group.enter()

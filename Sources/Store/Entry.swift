@@ -76,7 +76,11 @@ public struct Entry: Equatable {
         UnsafeBufferPointer(start: valuePointer, count: valueLength)
     }
     @inlinable public var hasDeadline: Bool { deadline != 0 }
-    @inlinable public var hasTags: Bool { flags & 1 != 0 }
+    /// Whether the table's TagIndex holds tags for this key (flag bit 0).
+    @inlinable public var hasTags: Bool {
+        get { flags & 1 != 0 }
+        nonmutating set { flags = newValue ? flags | 1 : flags & ~1 }
+    }
 
     /// The aggregate behind this entry (only for kinds other than .string).
     public var object: StoredObject {

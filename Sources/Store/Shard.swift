@@ -8,6 +8,8 @@ public final class Shard: @unchecked Sendable {
     var expireCursor: [Int]
 
     public var stats = ShardStats()
+    /// Clients blocked on this shard's keys (set once by the keyspace).
+    public internal(set) var waitList: WaitList!
 
     init(index: Int, databases: Int) {
         self.index = index
@@ -106,6 +108,60 @@ public final class Shard: @unchecked Sendable {
         }
     }
 
+    /// The database whose table t is, or nil once t was dropped (FLUSHDB, FLUSHALL).
+    public func database(of t: Table) -> Int? {
+        for db in 0..<tables.count where tables[db] === t { return db }
+        return nil
+    }
+
+    /// One bounded step of TAG.INVALIDATE: deletes up to `budget` keys of the dying tag `ticket`
+    /// of table t (see TagIndex.beginInvalidation). Expired keys met on the way are removed as
+    /// expired and not counted, as DEL does not count them. Returns the keys deleted and whether
+    /// the tag is drained; a table no longer in this shard (dropped by a flush) has nothing left
+    /// to delete. After SWAPDB the keys are deleted where the table now is.
+    ///
+    /// Deleted entries are detached, not freed: the caller frees them after releasing the lock,
+    /// which keeps the hold short and gives a client waiting for the lock the moment to take it
+    /// (an unfair mutex re-taken at once would otherwise starve it).
+    public func invalidateStep(_ t: Table, index: TagIndex, ticket: Int, now: Int64, budget: Int,
+                               freeLater: inout [Entry]) -> (deleted: Int, done: Bool) {
+        guard let db = database(of: t), t.tags === index else { return (0, true) }
+        var deleted = 0
+        var steps = 0
+        var visits = budget * 16
+        var done = false
+        drain: while steps < budget {
+            switch index.nextDyingMember(ticket, visits: &visits) {
+            case .paused:
+                break drain
+            case .done:
+                done = true
+                break drain
+            case let .member(key, hash):
+                steps += 1
+                let slot = t.find(key, hash: hash)
+                // The index holds only flagged keys of this table; should that ever fail, unlink
+                // the stray record so the drain still ends.
+                if slot < 0 || !t.entry(at: slot).hasTags {
+                    index.removeKey(key, hash: hash)
+                    continue
+                }
+                let e = t.entry(at: slot)
+                if e.deadline != 0 && e.deadline <= now {
+                    expire(t, slot, db: db)
+                    continue
+                }
+                keyModified(db: db, key: e.key)
+                freeLater.append(t.detach(at: slot))
+                deleted += 1
+            }
+        }
+        stats.keysInvalidated += deleted
+        if index.isEmpty && t.tags === index { t.tags = nil }
+        if t.count == 0 { tables[db] = nil } else { t.shrinkIfSparse() }
+        return (deleted, done)
+    }
+
     /// Swaps the tables of two databases (SWAPDB).
     public func swapTables(_ a: Int, _ b: Int) { tables.swapAt(a, b) }
 
@@ -148,6 +204,10 @@ public struct ShardStats: Sendable {
     public var keyspaceMisses = 0
     public var expiredKeys = 0
     public var evictedKeys = 0
+    /// Tags TAG.INVALIDATE was asked to invalidate (counted on shard 0).
+    public var tagInvalidations = 0
+    /// Keys TAG.INVALIDATE deleted in this shard.
+    public var keysInvalidated = 0
     public init() {}
 }
 

@@ -16,7 +16,12 @@ public final class Table {
     /// Entries with a deadline.
     public internal(set) var volatileCount = 0
     /// Bytes malloc holds for entries and slots.
-    public internal(set) var memoryBytes = 0
+    var entryBytes = 0
+    /// The keys' tags; nil while no key of this table has any (untagged tables pay nothing).
+    public internal(set) var tags: TagIndex?
+
+    /// Bytes malloc holds for entries, slots and the tag index.
+    public var memoryBytes: Int { entryBytes + (tags?.memoryBytes ?? 0) }
 
     @usableFromInline static let pointerBits: UInt = (1 << 48) - 1
 
@@ -33,7 +38,7 @@ public final class Table {
         slots = .allocate(capacity: c)
         slots.initialize(repeating: 0, count: c)
         mask = c - 1
-        memoryBytes = c * 8
+        entryBytes = c * 8
     }
 
     deinit {
@@ -68,24 +73,33 @@ public final class Table {
     @inlinable @inline(__always)
     public func entry(at slot: Int) -> Entry { Entry(UnsafeMutableRawPointer(bitPattern: slots[slot] & Table.pointerBits)!) }
 
-    /// Puts a new entry in (the key must not be present).
+    /// Puts a new entry in (the key must not be present, so it has no tags yet: a flag copied
+    /// from another entry is cleared; attach tags with addTag).
     public func insert(_ e: Entry) {
+        if e.hasTags { e.hasTags = false }
         if (count + 1) * 4 > capacity * 3 { resize(capacity * 2) }
         var i = Int(e.hash) & mask
         while slots[i] != 0 { i = (i + 1) & mask }
         slots[i] = Table.word(e)
         count += 1
         if e.hasDeadline { volatileCount += 1 }
-        memoryBytes += e.allocatedSize
+        entryBytes += e.allocatedSize
     }
 
-    /// Swaps the entry at slot for e (same key), freeing the old one.
+    /// Swaps the entry at slot for e (same key), freeing the old one. The key keeps its tags
+    /// only when e carries the hasTags flag (SET KEEPTTL, INCRBYFLOAT's rewrite); any other new
+    /// value drops them, as it drops the TTL.
     public func replace(at slot: Int, with e: Entry) {
         let old = entry(at: slot)
+        if old.hasTags {
+            if !e.hasTags { dropTags(of: old) }
+        } else if e.hasTags {
+            e.hasTags = false
+        }
         account(removing: old)
         slots[slot] = Table.word(e)
         if e.hasDeadline { volatileCount += 1 }
-        memoryBytes += e.allocatedSize
+        entryBytes += e.allocatedSize
         if old.raw != e.raw { old.free() }
     }
 
@@ -95,18 +109,21 @@ public final class Table {
     @inline(__always) public func didUpdate(_ e: Entry, at slot: Int) {
         slots[slot] = Table.word(e)
         if e.hasDeadline { volatileCount += 1 }
-        memoryBytes += e.allocatedSize
+        entryBytes += e.allocatedSize
     }
 
     @inline(__always) func account(removing e: Entry) {
         if e.hasDeadline { volatileCount -= 1 }
-        memoryBytes -= e.allocatedSize
+        entryBytes -= e.allocatedSize
     }
 
-    /// Removes the entry at slot and returns it without freeing it.
+    /// Removes the entry at slot and returns it without freeing it. Its tags are dropped from
+    /// the index (and its flag cleared): every way a key leaves the table — DEL, expiry, an
+    /// emptied aggregate, MOVE — passes here, so the index never keeps a dead key.
     @discardableResult
     public func detach(at slot: Int) -> Entry {
         let e = entry(at: slot)
+        if e.hasTags { dropTags(of: e) }
         account(removing: e)
         count -= 1
         // Backward-shift: pull later members of the run into the hole when their home allows.
@@ -130,14 +147,94 @@ public final class Table {
     /// Removes and frees the entry at slot.
     public func remove(at slot: Int) { detach(at: slot).free() }
 
-    /// Frees every entry.
+    /// Frees every entry and the tag index.
     public func clear() {
         for i in 0...mask {
             if let p = pointer(i) { Entry(p).free(); slots[i] = 0 }
         }
         count = 0
         volatileCount = 0
-        memoryBytes = capacity * 8
+        entryBytes = capacity * 8
+        tags?.removeAll()
+        tags = nil
+    }
+
+    // MARK: tags
+
+    /// Attaches tag to the entry at slot; true when it is new to the key.
+    @discardableResult
+    public func addTag(_ name: UnsafeBufferPointer<UInt8>, at slot: Int) -> Bool {
+        let e = entry(at: slot)
+        let index: TagIndex
+        if let t = tags {
+            index = t
+        } else {
+            index = TagIndex()
+            tags = index
+        }
+        let added = index.attach(e.key, hash: e.hash, tag: name)
+        e.hasTags = true
+        return added
+    }
+
+    /// Detaches tag from the entry at slot; true when the key carried it.
+    @discardableResult
+    public func removeTag(_ name: UnsafeBufferPointer<UInt8>, at slot: Int) -> Bool {
+        let e = entry(at: slot)
+        guard e.hasTags, let index = tags, index.detach(e.key, hash: e.hash, tag: name) else { return false }
+        if !index.hasRecord(e.key, hash: e.hash) {
+            e.hasTags = false
+            if index.isEmpty { tags = nil }
+        }
+        return true
+    }
+
+    /// The tag names of the entry at slot.
+    public func tagNames(at slot: Int) -> [[UInt8]] {
+        let e = entry(at: slot)
+        guard e.hasTags, let index = tags else { return [] }
+        return index.tagNames(of: e.key, hash: e.hash)
+    }
+
+    /// Drops every tag of the entry at slot (its flag cleared).
+    public func dropTags(at slot: Int) {
+        let e = entry(at: slot)
+        if e.hasTags { dropTags(of: e) }
+    }
+
+    func dropTags(of e: Entry) {
+        e.hasTags = false
+        guard let index = tags else { return }
+        index.removeKey(e.key, hash: e.hash)
+        if index.isEmpty { tags = nil }
+    }
+
+    /// Every inconsistency between the table and its tag index (tests): indexed keys must be in
+    /// the table with the flag, flagged entries must be indexed, and with `now` no indexed key
+    /// may be expired.
+    public func tagProblems(now: Int64? = nil) -> [String] {
+        var out: [String] = []
+        var flagged = 0
+        forEachSlot { _, e in
+            if e.hasTags {
+                flagged += 1
+                if tags?.hasRecord(e.key, hash: e.hash) != true {
+                    out.append("entry \(String(decoding: e.key, as: UTF8.self)) is flagged but not indexed")
+                }
+            }
+            if let n = now, e.hasTags, e.deadline != 0, e.deadline <= n {
+                out.append("entry \(String(decoding: e.key, as: UTF8.self)) is expired but still indexed")
+            }
+            return true
+        }
+        guard let index = tags else { return out }
+        if index.isEmpty { out.append("an empty index is kept") }
+        if index.keyCount != flagged { out.append("\(index.keyCount) indexed keys, \(flagged) flagged entries") }
+        out += index.problems { key, hash in
+            let s = find(key, hash: hash)
+            return s >= 0 && entry(at: s).hasTags
+        }
+        return out
     }
 
     /// Halves the table while it is mostly empty; called between operations, never while a
@@ -145,7 +242,9 @@ public final class Table {
     public func shrinkIfSparse() {
         var c = capacity
         while c > 8 && count * 8 < c { c /= 2 }
-        if c < capacity { resize(max(c * 2, 8)) }
+        // c * 2 can equal the capacity (count just under an eighth of it): no rehash then.
+        let target = max(c * 2, 8)
+        if target < capacity { resize(target) }
     }
 
     func resize(_ newCap: Int) {
@@ -163,7 +262,7 @@ public final class Table {
             }
         }
         old.deallocate()
-        memoryBytes += (newCap - oldCap) * 8
+        entryBytes += (newCap - oldCap) * 8
     }
 
     /// Visits, in slot order, every live slot; body returns false to stop.

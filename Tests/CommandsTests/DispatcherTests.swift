@@ -20,7 +20,7 @@ final class StubServer: ServerControl, @unchecked Sendable {
     func configRewrite() -> String? { nil }
     var lastSaveTime: Int { 0 }
     func shutdown(client: ClientState) {}
-    var debugCommandsEnabled: Bool { false }
+    var debugCommandMode: String { "yes" }
 }
 
 final class DispatcherTests: XCTestCase {

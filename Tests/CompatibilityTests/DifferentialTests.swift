@@ -14,11 +14,18 @@ import XCTest
 ///     ! reason :: DEBUG SLEEP 0    kept difference: runs on both, not compared; reason is printed
 ///     @2 SET k v                   runs on the second connection of each server (WATCH tests)
 ///     @bytes:1048576:x             as an argument: 1,048,576 bytes of 'x'
+///     = :1\r\n :: TAG.ADD k t     TagCache only (its own commands, e.g. tags): runs on TagCache
+///                                  alone, whose reply must be these bytes (escapes \r \n \t \\
+///                                  \xHH) in both protocols
+///     =2 *1\r\n$1\r\nt\r\n :: TAG.GET k
+///     =3 ~1\r\n$1\r\nt\r\n :: TAG.GET k
+///                                  TagCache only, in the RESP2 (=2) or RESP3 (=3) pass only: a
+///                                  pair of such lines runs the command once per pass
 ///
 /// Blank lines and lines starting with # are ignored. Each file starts from FLUSHALL.
 final class DifferentialTests: XCTestCase {
     struct Case {
-        enum Mode { case exact, shape, kept(String) }
+        enum Mode { case exact, shape, kept(String), tagcacheOnly(expected: [UInt8], resp: Int?) }
         let file: String
         let line: Int
         let text: String
@@ -58,7 +65,7 @@ final class DifferentialTests: XCTestCase {
             server.waitUntilStopped()
         }
 
-        var compared = 0, shaped = 0, kept: [String] = []
+        var compared = 0, shaped = 0, own = 0, kept: [String] = []
         var failures = 0
         for f in files {
             for resp3 in [false, true] {
@@ -69,9 +76,19 @@ final class DifferentialTests: XCTestCase {
                     for c in r + t { _ = try c.call([Array("HELLO".utf8), Array("3".utf8)]) }
                 }
                 for c in all[f]! {
+                    let proto = resp3 ? "RESP3" : "RESP2"
+                    if case let .tagcacheOnly(expected, resp) = c.mode {
+                        if let v = resp, v != (resp3 ? 3 : 2) { continue }
+                        own += 1
+                        let b = try t[c.connection].call(c.args)
+                        if b != expected {
+                            failures += 1
+                            XCTFail("\(c.file):\(c.line) [\(proto)] \(c.text)\n  expected: \(escape(expected))\n  tagcache: \(escape(b))")
+                        }
+                        continue
+                    }
                     let a = try r[c.connection].call(c.args)
                     let b = try t[c.connection].call(c.args)
-                    let proto = resp3 ? "RESP3" : "RESP2"
                     switch c.mode {
                     case .exact:
                         compared += 1
@@ -87,11 +104,13 @@ final class DifferentialTests: XCTestCase {
                         }
                     case let .kept(reason):
                         if !resp3 { kept.append("\(c.file):\(c.line) \(c.text) — \(reason)") }
+                    case .tagcacheOnly:
+                        break
                     }
                 }
             }
         }
-        print("Differential suite: \(compared) exact and \(shaped) shape comparisons, \(failures) differences")
+        print("Differential suite: \(compared) exact and \(shaped) shape comparisons, \(own) TagCache-only checks, \(failures) differences")
         for k in kept { print("  kept difference: \(k)") }
     }
 
@@ -124,6 +143,19 @@ final class DifferentialTests: XCTestCase {
             if line.hasPrefix("~ ") {
                 mode = .shape
                 line = String(line.dropFirst(2))
+            } else if line.hasPrefix("= ") || line.hasPrefix("=2 ") || line.hasPrefix("=3 ") {
+                guard let sep = line.range(of: " :: "), let space = line.firstIndex(of: " ") else {
+                    XCTFail("\(file):\(i + 1): a TagCache-only case needs '= expected :: command'")
+                    continue
+                }
+                let resp = line.hasPrefix("= ") ? nil : Int(String(line[line.index(after: line.startIndex)]))
+                let expected = String(line[line.index(after: space)..<sep.lowerBound]).trimmingCharacters(in: .whitespaces)
+                guard let bytes = unescapeExpected(expected) else {
+                    XCTFail("\(file):\(i + 1): cannot read the expected reply '\(expected)'")
+                    continue
+                }
+                mode = .tagcacheOnly(expected: bytes, resp: resp)
+                line = String(line[sep.upperBound...])
             } else if line.hasPrefix("! ") {
                 guard let sep = line.range(of: " :: ") else {
                     XCTFail("\(file):\(i + 1): a kept difference needs 'reason :: command'")
@@ -141,6 +173,29 @@ final class DifferentialTests: XCTestCase {
                 continue
             }
             out.append(Case(file: file, line: i + 1, text: line, mode: mode, connection: max(0, min(conn, 1)), args: args))
+        }
+        return out
+    }
+
+    /// The bytes of an expected reply written with escapes: \r \n \t \\ \xHH.
+    func unescapeExpected(_ s: String) -> [UInt8]? {
+        let u = Array(s.utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < u.count {
+            if u[i] != 92 { out.append(u[i]); i += 1; continue }
+            guard i + 1 < u.count else { return nil }
+            switch u[i + 1] {
+            case 114: out.append(13); i += 2
+            case 110: out.append(10); i += 2
+            case 116: out.append(9); i += 2
+            case 92: out.append(92); i += 2
+            case 120:
+                guard i + 3 < u.count, let v = UInt8(String(decoding: u[(i + 2)...(i + 3)], as: UTF8.self), radix: 16) else { return nil }
+                out.append(v)
+                i += 4
+            default: return nil
+            }
         }
         return out
     }

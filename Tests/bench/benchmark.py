@@ -24,7 +24,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.path.join(ROOT, ".build", "release", "tagcache-server")
+BINARY = os.environ.get("TAGCACHE_BINARY") or os.path.join(ROOT, ".build", "release", "tagcache-server")
 
 
 def free_port():

@@ -50,6 +50,9 @@ int64_t tc_rss_bytes(void);
 int64_t tc_malloc_used(void);
 /// Size of a malloc'd block as malloc sees it.
 size_t tc_malloc_usable(void *p);
+/// Gives free heap pages back to the kernel (malloc_trim(0)); glibc keeps them otherwise, so
+/// RSS would stay high after a mass expiry or FLUSHALL.
+int tc_malloc_trim(void);
 double tc_cpu_user_seconds(void);
 double tc_cpu_sys_seconds(void);
 

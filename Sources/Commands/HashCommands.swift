@@ -1,0 +1,461 @@
+import RESP
+import Store
+
+/// HSET, HGET and the rest of Redis's hash commands (t_hash.c), over HashValue.
+public enum HashCommands {
+    public static let all: [CommandSpec] = [
+        CommandSpec("hset", arity: -4, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Set the string value of a hash field", since: "2.0.0",
+                    complexity: "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+                    categories: ["write", "hash", "fast"]) { c, a in hset(c, a, replyOK: false) },
+        CommandSpec("hsetnx", arity: 4, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Set the value of a hash field, only if the field does not exist", since: "2.0.0",
+                    complexity: "O(1)", categories: ["write", "hash", "fast"], handler: hsetnx),
+        CommandSpec("hget", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Get the value of a hash field", since: "2.0.0", complexity: "O(1)",
+                    categories: ["read", "hash", "fast"], handler: hget),
+        CommandSpec("hmget", arity: -3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Get the values of all the given hash fields", since: "2.0.0",
+                    complexity: "O(N) where N is the number of fields being requested.",
+                    categories: ["read", "hash", "fast"], handler: hmget),
+        CommandSpec("hmset", arity: -4, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Set multiple hash fields to multiple values", since: "2.0.0",
+                    complexity: "O(N) where N is the number of fields being set.",
+                    categories: ["write", "hash", "fast"]) { c, a in hset(c, a, replyOK: true) },
+        CommandSpec("hgetall", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "hash",
+                    summary: "Get all the fields and values in a hash", since: "2.0.0",
+                    complexity: "O(N) where N is the size of the hash.",
+                    categories: ["read", "hash", "slow"]) { c, a in getAll(c, a, fields: true, values: true) },
+        CommandSpec("hdel", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Delete one or more hash fields", since: "2.0.0",
+                    complexity: "O(N) where N is the number of fields to be removed.",
+                    categories: ["write", "hash", "fast"], handler: hdel),
+        CommandSpec("hexists", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Determine if a hash field exists", since: "2.0.0", complexity: "O(1)",
+                    categories: ["read", "hash", "fast"], handler: hexists),
+        CommandSpec("hlen", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Get the number of fields in a hash", since: "2.0.0", complexity: "O(1)",
+                    categories: ["read", "hash", "fast"], handler: hlen),
+        CommandSpec("hkeys", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "hash",
+                    summary: "Get all the fields in a hash", since: "2.0.0",
+                    complexity: "O(N) where N is the size of the hash.",
+                    categories: ["read", "hash", "slow"]) { c, a in getAll(c, a, fields: true, values: false) },
+        CommandSpec("hvals", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "hash",
+                    summary: "Get all the values in a hash", since: "2.0.0",
+                    complexity: "O(N) where N is the size of the hash.",
+                    categories: ["read", "hash", "slow"]) { c, a in getAll(c, a, fields: false, values: true) },
+        CommandSpec("hincrby", arity: 4, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Increment the integer value of a hash field by the given number", since: "2.0.0",
+                    complexity: "O(1)", categories: ["write", "hash", "fast"], handler: hincrby),
+        CommandSpec("hincrbyfloat", arity: 4, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Increment the float value of a hash field by the given amount", since: "2.6.0",
+                    complexity: "O(1)", categories: ["write", "hash", "fast"], handler: hincrbyfloat),
+        CommandSpec("hstrlen", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash",
+                    summary: "Get the length of the value of a hash field", since: "3.2.0", complexity: "O(1)",
+                    categories: ["read", "hash", "fast"], handler: hstrlen),
+        CommandSpec("hrandfield", arity: -2, flags: [.readonly], keys: (1, 1, 1), group: "hash",
+                    summary: "Get one or multiple random fields from a hash", since: "6.2.0",
+                    complexity: "O(N) where N is the number of fields returned",
+                    categories: ["read", "hash", "slow"], handler: hrandfield),
+        CommandSpec("hscan", arity: -3, flags: [.readonly], keys: (1, 1, 1), group: "hash",
+                    summary: "Incrementally iterate hash fields and associated values", since: "2.8.0",
+                    complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+                    categories: ["read", "hash", "slow"], handler: hscan),
+    ]
+
+    // MARK: lookup
+
+    /// The hash at k: `.some((slot, hash))`, `.some((-1, nil))` when the key is missing, nil after
+    /// replying WRONGTYPE. `read` counts keyspace hits and misses (Redis's lookupKeyRead).
+    @inline(__always)
+    static func open(_ ctx: CommandContext, _ k: KeySlot, read: Bool) -> (Int, HashValue?)? {
+        let slot = read ? k.findForRead() : k.find()
+        if slot < 0 { return (-1, nil) }
+        let e = k.entry(slot)
+        guard e.kind == .hash, let h = e.object as? HashValue else {
+            ctx.wrongType()
+            return nil
+        }
+        return (slot, h)
+    }
+
+    /// The hash at k, created empty when missing (hashTypeLookupWriteOrCreate); nil after
+    /// replying WRONGTYPE.
+    static func openOrCreate(_ ctx: CommandContext, _ k: KeySlot) -> (Int, HashValue)? {
+        guard let (slot, found) = open(ctx, k, read: false) else { return nil }
+        if let h = found { return (slot, h) }
+        let h = HashValue()
+        k.put(Entry.makeObject(key: k.key, hash: k.hash, kind: .hash, object: h, deadline: 0), at: -1)
+        return (k.table.find(k.key, hash: k.hash), h)
+    }
+
+    // MARK: HSET HMSET HSETNX
+
+    static func hset(_ ctx: CommandContext, _ args: Arguments, replyOK: Bool) {
+        if args.count % 2 == 1 {
+            ctx.wrongArity()
+            return
+        }
+        ctx.withKey(args[1]) { k in
+            guard let (_, h) = openOrCreate(ctx, k) else { return }
+            var longest = 0
+            for i in 2..<args.count { longest = max(longest, args[i].count) }
+            h.prepareForLength(longest)
+            var created = 0
+            var i = 2
+            while i < args.count {
+                if h.set(args[i], args[i + 1]) { created += 1 }
+                i += 2
+            }
+            k.shard.keyModified(db: k.db, key: k.key)
+            if replyOK { ctx.reply.ok() } else { ctx.reply.integer(created) }
+        }
+    }
+
+    static func hsetnx(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.withKey(args[1]) { k in
+            guard let (_, h) = openOrCreate(ctx, k) else { return }
+            if h.contains(args[2]) {
+                ctx.reply.integer(0)
+                return
+            }
+            h.prepareForLength(max(args[2].count, args[3].count))
+            h.set(args[2], args[3])
+            k.shard.keyModified(db: k.db, key: k.key)
+            ctx.reply.integer(1)
+        }
+    }
+
+    // MARK: HGET HMGET HEXISTS HLEN HSTRLEN
+
+    static func hget(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            if let v = found?.value(args[2]) { ctx.reply.bulk(v) } else { ctx.reply.null() }
+        }
+    }
+
+    static func hmget(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            ctx.reply.array(args.count - 2)
+            for i in 2..<args.count {
+                if let v = found?.value(args[i]) { ctx.reply.bulk(v) } else { ctx.reply.null() }
+            }
+        }
+    }
+
+    static func hexists(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            ctx.reply.integer(found?.contains(args[2]) == true ? 1 : 0)
+        }
+    }
+
+    static func hlen(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            ctx.reply.integer(found?.count ?? 0)
+        }
+    }
+
+    static func hstrlen(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            ctx.reply.integer(found?.value(args[2])?.count ?? 0)
+        }
+    }
+
+    // MARK: HGETALL HKEYS HVALS
+
+    static func getAll(_ ctx: CommandContext, _ args: Arguments, fields: Bool, values: Bool) {
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            let n = found?.count ?? 0
+            if fields && values { ctx.reply.map(n) } else { ctx.reply.array(n) }
+            found?.forEach { f, v in
+                if fields { ctx.reply.bulk(f) }
+                if values { ctx.reply.bulk(v) }
+                return true
+            }
+        }
+    }
+
+    // MARK: HDEL
+
+    static func hdel(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.withKey(args[1]) { k in
+            guard let (slot, found) = open(ctx, k, read: false) else { return }
+            guard let h = found else {
+                ctx.reply.integer(0)
+                return
+            }
+            var deleted = 0
+            for i in 2..<args.count where h.remove(args[i]) {
+                deleted += 1
+                if h.count == 0 { break }
+            }
+            if h.count == 0 {
+                k.delete(slot)
+            } else if deleted > 0 {
+                k.shard.keyModified(db: k.db, key: k.key)
+            }
+            ctx.reply.integer(deleted)
+        }
+    }
+
+    // MARK: HINCRBY HINCRBYFLOAT
+
+    static func hincrby(_ ctx: CommandContext, _ args: Arguments) {
+        guard let by = args[3].redisInteger else {
+            ctx.notInteger()
+            return
+        }
+        ctx.withKey(args[1]) { k in
+            guard let (_, h) = openOrCreate(ctx, k) else { return }
+            var current = 0
+            if let v = h.value(args[2]) {
+                guard let n = v.redisInteger else {
+                    ctx.reply.error("ERR hash value is not an integer")
+                    return
+                }
+                current = n
+            }
+            let (result, overflow) = current.addingReportingOverflow(by)
+            if overflow {
+                ctx.reply.error("ERR increment or decrement would overflow")
+                return
+            }
+            var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            withUnsafeMutableBytes(of: &tmp) { raw in
+                let p = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
+                h.set(args[2], Bytes(start: p, count: formatDecimal(result, into: p)))
+            }
+            k.shard.keyModified(db: k.db, key: k.key)
+            ctx.reply.integer(result)
+        }
+    }
+
+    static func hincrbyfloat(_ ctx: CommandContext, _ args: Arguments) {
+        guard let by = args[3].redisLongDouble else {
+            ctx.notFloat()
+            return
+        }
+        if by.isNaN || by.isInfinite {
+            ctx.reply.error("ERR value is NaN or Infinity")
+            return
+        }
+        ctx.withKey(args[1]) { k in
+            guard let (_, h) = openOrCreate(ctx, k) else { return }
+            var current: Float80 = 0
+            if let v = h.value(args[2]) {
+                guard let n = v.redisLongDouble else {
+                    ctx.reply.error("ERR hash value is not a float")
+                    return
+                }
+                current = n
+            }
+            let result = current + by
+            if result.isNaN || result.isInfinite {
+                ctx.reply.error("ERR increment would produce NaN or Infinity")
+                return
+            }
+            let text = formatLongDouble(result)
+            text.withUnsafeBufferPointer { t in
+                h.set(args[2], t)
+                ctx.reply.bulk(t)
+            }
+            k.shard.keyModified(db: k.db, key: k.key)
+        }
+    }
+
+    // MARK: HRANDFIELD
+
+    static func hrandfield(_ ctx: CommandContext, _ args: Arguments) {
+        if args.count == 2 {
+            ctx.withKey(args[1]) { k in
+                guard let (_, found) = open(ctx, k, read: true) else { return }
+                guard let h = found else {
+                    ctx.reply.null()
+                    return
+                }
+                ctx.reply.bulk(h.randomPair().0)
+            }
+            return
+        }
+        guard let l = args[2].redisInteger else {
+            ctx.notInteger()
+            return
+        }
+        if l == Int.min {
+            ctx.reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            return
+        }
+        var withValues = false
+        if args.count > 4 || (args.count == 4 && !args[3].equalsIgnoringCase("withvalues")) {
+            ctx.syntaxError()
+            return
+        } else if args.count == 4 {
+            withValues = true
+            if l < -(Int.max / 2) || l > Int.max / 2 {
+                ctx.reply.error("ERR value is out of range")
+                return
+            }
+        }
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            guard let h = found, l != 0 else {
+                ctx.reply.array(0)
+                return
+            }
+            randomFields(ctx, h, count: l, withValues: withValues)
+        }
+    }
+
+    /// Redis's hrandfieldWithCountCommand: a negative count samples with repetition; a count not
+    /// below the size returns the whole hash; otherwise distinct random fields. With values,
+    /// RESP3 nests each pair in an array and RESP2 flattens them.
+    static func randomFields(_ ctx: CommandContext, _ h: HashValue, count l: Int, withValues: Bool) {
+        let r = ctx.reply
+        let nested = withValues && r.resp3
+        func emit(_ f: Bytes, _ v: Bytes) {
+            if nested { r.array(2) }
+            r.bulk(f)
+            if withValues { r.bulk(v) }
+        }
+        let size = h.count
+        let count = l < 0 ? -l : l
+        if l < 0 || count == 1 {
+            r.array(withValues && !r.resp3 ? count * 2 : count)
+            for _ in 0..<count {
+                let (f, v) = h.randomPair()
+                emit(f, v)
+            }
+            return
+        }
+        let n = min(count, size)
+        r.array(withValues && !r.resp3 ? n * 2 : n)
+        if count >= size {
+            h.forEach { f, v in emit(f, v); return true }
+            return
+        }
+        // Distinct picks: choose `count` indexes of the iteration order, then walk it once.
+        var chosen = Array(repeating: false, count: size)
+        if count * 3 > size {
+            var picked = 0
+            for i in 0..<size where Int.random(in: 0..<(size - i)) < count - picked {
+                chosen[i] = true
+                picked += 1
+            }
+        } else {
+            var picked = 0
+            while picked < count {
+                let i = Int.random(in: 0..<size)
+                if !chosen[i] { chosen[i] = true; picked += 1 }
+            }
+        }
+        var i = 0
+        h.forEach { f, v in
+            if chosen[i] { emit(f, v) }
+            i += 1
+            return true
+        }
+    }
+
+    // MARK: HSCAN
+
+    /// Options of HSCAN/SSCAN (Redis's scanGenericCommand for a key).
+    struct ScanOptions {
+        var count = 10
+        var pattern: Bytes?
+        var noValues = false
+    }
+
+    /// Parses COUNT / MATCH (and, for HSCAN, TagCache's NOVALUES) from args[3...]; nil after
+    /// replying with the error.
+    static func scanOptions(_ ctx: CommandContext, _ args: Arguments, allowNoValues: Bool) -> ScanOptions? {
+        var o = ScanOptions()
+        var i = 3
+        while i < args.count {
+            let more = args.count - i
+            let option = cString(args[i])
+            if option.equalsIgnoringCase("count") && more >= 2 {
+                guard let c = args[i + 1].redisInteger else {
+                    ctx.notInteger()
+                    return nil
+                }
+                if c < 1 {
+                    ctx.syntaxError()
+                    return nil
+                }
+                o.count = c
+                i += 2
+            } else if option.equalsIgnoringCase("match") && more >= 2 {
+                let p = args[i + 1]
+                o.pattern = p.count == 1 && p[0] == 42 ? nil : p
+                i += 2
+            } else if allowNoValues && option.equalsIgnoringCase("novalues") {
+                o.noValues = true
+                i += 1
+            } else {
+                ctx.syntaxError()
+                return nil
+            }
+        }
+        return o
+    }
+
+    /// The bytes up to the first NUL: what Redis's strcasecmp sees of an option.
+    static func cString(_ b: Bytes) -> Bytes {
+        for i in 0..<b.count where b[i] == 0 { return Bytes(rebasing: b[0..<i]) }
+        return b
+    }
+
+    /// The [cursor, []] reply of a scan over a missing key.
+    static func emptyScan(_ ctx: CommandContext) {
+        ctx.reply.array(2)
+        ctx.reply.bulk(Array("0".utf8))
+        ctx.reply.array(0)
+    }
+
+    static func cursorReply(_ ctx: CommandContext, _ cursor: UInt64) {
+        var digits: [UInt8] = []
+        var v = cursor
+        repeat { digits.append(UInt8(48 + v % 10)); v /= 10 } while v > 0
+        ctx.reply.bulk(Array(digits.reversed()))
+    }
+
+    static func hscan(_ ctx: CommandContext, _ args: Arguments) {
+        guard let cursor = KeyCommands.parseCursor(args[2]) else {
+            ctx.reply.error("ERR invalid cursor")
+            return
+        }
+        ctx.withKey(args[1]) { k in
+            guard let (_, found) = open(ctx, k, read: true) else { return }
+            guard let h = found else {
+                emptyScan(ctx)
+                return
+            }
+            guard let o = scanOptions(ctx, args, allowNoValues: true) else { return }
+            var items: [[UInt8]] = []
+            var seen = 0
+            var next = cursor
+            let (m, overflow) = o.count.multipliedReportingOverflow(by: 10)
+            var budget = overflow ? Int.max : m
+            repeat {
+                next = h.scan(next) { f, v in
+                    // Redis counts fields and values against COUNT.
+                    seen += 2
+                    if let p = o.pattern, !GlobPattern.matches(pattern: p, f) { return }
+                    items.append(Array(f))
+                    if !o.noValues { items.append(Array(v)) }
+                }
+                budget -= 1
+            } while next != 0 && budget > 0 && seen < o.count
+            ctx.reply.array(2)
+            cursorReply(ctx, next)
+            ctx.reply.array(items.count)
+            for it in items { ctx.reply.bulk(it) }
+        }
+    }
+}

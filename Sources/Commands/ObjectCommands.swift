@@ -1,0 +1,151 @@
+import RESP
+import Store
+
+/// OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP (Redis's object.c). TagCache keeps its
+/// own representations, so ENCODING names what Redis 7.0 would use for the same data under the
+/// same thresholds; REFCOUNT reports Redis's shared small integers.
+public enum ObjectCommands {
+    static let subcommandFlags: CommandFlags = [.readonly]
+    static let subcommandCategories = ["keyspace", "read", "slow"]
+
+    public static let all: [CommandSpec] = [
+        CommandSpec("object", arity: -2, flags: [], group: "generic",
+                    summary: "A container for object introspection commands", since: "2.2.3",
+                    complexity: "Depends on subcommand.", categories: ["slow"], handler: ConnectionCommands.container)
+            .with([
+                CommandSpec("encoding", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
+                            summary: "Inspect the internal encoding of a Redis object", since: "2.2.3",
+                            complexity: "O(1)", categories: subcommandCategories, handler: encoding),
+                CommandSpec("freq", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
+                            summary: "Get the logarithmic access frequency counter of a Redis object", since: "4.0.0",
+                            complexity: "O(1)", categories: subcommandCategories, handler: freq),
+                CommandSpec("help", arity: 2, flags: [.loading, .stale], group: "generic",
+                            summary: "Show helpful text about the different subcommands", since: "6.2.0",
+                            complexity: "O(1)", categories: ["keyspace", "slow"], handler: help),
+                CommandSpec("idletime", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
+                            summary: "Get the time since a Redis object was last accessed", since: "2.2.3",
+                            complexity: "O(1)", categories: subcommandCategories, handler: idletime),
+                CommandSpec("refcount", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
+                            summary: "Get the number of references to the value of the key", since: "2.2.3",
+                            complexity: "O(1)", categories: subcommandCategories, handler: refcount),
+            ]),
+    ]
+
+    /// Redis shares the string objects of the integers 0..<10000 (OBJ_SHARED_INTEGERS).
+    static let sharedIntegers = 10000
+    /// REFCOUNT of a shared object (OBJ_SHARED_REFCOUNT).
+    static let sharedRefcount = 2_147_483_647
+    /// Strings up to this many bytes are embstr (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+    static let embstrLimit = 44
+
+    /// What Redis would know about the value at key: its encoding and, for a string that is a
+    /// small integer, that it is shared. nil when the key is missing (the reply is then null).
+    struct Facts {
+        var encoding: StaticString
+        var integer: Int?
+    }
+
+    /// Looks the key up as Redis's objectCommandLookup does (hits and misses counted).
+    static func facts(_ ctx: CommandContext, _ key: Bytes) -> Facts? {
+        ctx.withKey(key) { k -> Facts? in
+            let slot = k.findForRead()
+            if slot < 0 { return nil }
+            let e = k.entry(slot)
+            switch e.kind {
+            case .string:
+                let v = e.value
+                // tryObjectEncoding: integers of up to 20 characters, then embstr by length.
+                if let n = v.redisInteger { return Facts(encoding: "int", integer: n) }
+                return Facts(encoding: v.count <= embstrLimit ? "embstr" : "raw", integer: nil)
+            case .hash:
+                return Facts(encoding: (e.object as? HashValue)?.encodingName ?? "hashtable", integer: nil)
+            case .set:
+                return Facts(encoding: (e.object as? SetValue)?.encodingName ?? "hashtable", integer: nil)
+            case .list:
+                return Facts(encoding: (e.object as? ListValue)?.encodingName ?? "quicklist", integer: nil)
+            }
+        }
+    }
+
+    static func encoding(_ ctx: CommandContext, _ args: Arguments) {
+        guard let f = facts(ctx, args[2]) else {
+            ctx.reply.null()
+            return
+        }
+        ctx.reply.bulk(UnsafeRawPointer(f.encoding.utf8Start), count: f.encoding.utf8CodeUnitCount)
+    }
+
+    static func refcount(_ ctx: CommandContext, _ args: Arguments) {
+        guard let f = facts(ctx, args[2]) else {
+            ctx.reply.null()
+            return
+        }
+        if let n = f.integer, n >= 0, n < sharedIntegers, integersShared(ctx) {
+            ctx.reply.integer(sharedRefcount)
+        } else {
+            ctx.reply.integer(1)
+        }
+    }
+
+    /// Redis stops sharing integers when maxmemory is set with an LRU or LFU policy (each key
+    /// then needs its own access clock).
+    static func integersShared(_ ctx: CommandContext) -> Bool {
+        let c = config(ctx)
+        return c.maxmemory == "0" || !(c.policy.contains("lru") || c.policy.contains("lfu"))
+    }
+
+    static func config(_ ctx: CommandContext) -> (maxmemory: String, policy: String) {
+        var maxmemory = "0", policy = "noeviction"
+        for (name, value) in ctx.server.configGet([Array("maxmemory".utf8), Array("maxmemory-policy".utf8)]) {
+            if name == "maxmemory" { maxmemory = value } else if name == "maxmemory-policy" { policy = value }
+        }
+        return (maxmemory, policy)
+    }
+
+    static func lfuSelected(_ ctx: CommandContext) -> Bool { config(ctx).policy.hasSuffix("-lfu") }
+
+    /// TagCache keeps no per-key access clock yet: every key reads as just touched.
+    static func idletime(_ ctx: CommandContext, _ args: Arguments) {
+        guard facts(ctx, args[2]) != nil else {
+            ctx.reply.null()
+            return
+        }
+        if lfuSelected(ctx) {
+            ctx.reply.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+            return
+        }
+        ctx.reply.integer(0)
+    }
+
+    static func freq(_ ctx: CommandContext, _ args: Arguments) {
+        guard facts(ctx, args[2]) != nil else {
+            ctx.reply.null()
+            return
+        }
+        if !lfuSelected(ctx) {
+            ctx.reply.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+            return
+        }
+        ctx.reply.integer(0)
+    }
+
+    static let helpLines = [
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ]
+
+    static func help(_ ctx: CommandContext, _ args: Arguments) { ConnectionCommands.help(ctx, helpLines) }
+}
