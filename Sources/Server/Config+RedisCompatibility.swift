@@ -64,11 +64,11 @@ extension Config {
 
             // Events, latency, slow log.
             Directive("notify-keyspace-events", .string(.keyspaceEvents), "", unused("keyspace notification classes")),
-            Directive("slowlog-log-slower-than", .integer(min: -1, max: long), "10000", unused("slow log threshold in microseconds")),
-            Directive("slowlog-max-len", .integer(min: 0, max: long), "128", unused("slow log length")),
+            Directive("slowlog-log-slower-than", .integer(min: -1, max: long), "10000", "slow log threshold in microseconds (SLOWLOG); -1 = off"),
+            Directive("slowlog-max-len", .integer(min: 0, max: long), "128", "entries SLOWLOG keeps"),
             Directive("latency-monitor-threshold", .integer(min: 0, max: long), "0", unused("latency monitor threshold in ms")),
-            Directive("latency-tracking", .bool, "yes", unused("per-command latency percentiles")),
-            Directive("latency-tracking-info-percentiles", .words(.percentiles), "50 99 99.9", unused("percentiles INFO latencystats shows")),
+            Directive("latency-tracking", .bool, "yes", "per-command latency percentiles in INFO latencystats"),
+            Directive("latency-tracking-info-percentiles", .words(.percentiles), "50 99 99.9", "percentiles INFO latencystats shows"),
             Directive("busy-reply-threshold", alias: "lua-time-limit", .integer(min: 0, max: long), "5000",
                       unused("ms before a busy script gets BUSY replies")),
 

@@ -31,6 +31,9 @@ final class KeyPrefixStats: @unchecked Sendable {
     private let lock = ShardLock()
     private var lastPassKeys: [[UInt8]: Int]?
     private var lastPassEndedMs: Int64 = 0
+    /// Bumped by reset(); a pass started under another generation is dropped.
+    private var generation = 0
+    private var passGeneration = 0
     // The pass under way (cron queue only).
     private var counting: PrefixTally?
     private var separator: UInt8 = UInt8(ascii: ":")
@@ -75,10 +78,12 @@ final class KeyPrefixStats: @unchecked Sendable {
         return lastPassKeys == nil ? -1 : Int((nowMs - lastPassEndedMs) / 1000)
     }
 
-    /// CONFIG RESETSTAT and separator changes: forget the key counts and start over.
+    /// CONFIG RESETSTAT and separator changes: forget the key counts and start over (a pass
+    /// under way is dropped at its next step).
     func reset() {
         lock.lock()
         lastPassKeys = nil
+        generation &+= 1
         lock.unlock()
     }
 
@@ -90,6 +95,14 @@ final class KeyPrefixStats: @unchecked Sendable {
             return
         }
         let now = monotonicMs()
+        lock.lock()
+        let current = generation
+        lock.unlock()
+        if current != passGeneration {
+            counting = nil
+            passGeneration = current
+            passStartedMs = 0
+        }
         if counting == nil {
             // A pass at most every 10 s: the counts are for people, not for the request path.
             if now - passStartedMs < KeyPrefixStats.passIntervalMs { return }
@@ -109,7 +122,7 @@ final class KeyPrefixStats: @unchecked Sendable {
         while visited < KeyPrefixStats.entriesPerTick {
             if shard >= ks.shards.count {
                 lock.lock()
-                lastPassKeys = counting?.dictionary
+                if generation == passGeneration { lastPassKeys = counting?.dictionary }
                 lastPassEndedMs = keyspaceNowMs(server)
                 lock.unlock()
                 counting = nil
@@ -177,7 +190,7 @@ struct PrefixTally {
         while index[i] >= 0 {
             let j = Int(index[i])
             if hashes[j] == h && prefixes[j].count == n
-                && prefixes[j].withUnsafeBytes({ memcmp($0.baseAddress!, p, n) == 0 }) {
+                && prefixes[j].withUnsafeBytes({ n == 0 || PrefixSketch.equal($0.baseAddress!, p, n) }) {
                 counts[j] += k
                 return
             }
