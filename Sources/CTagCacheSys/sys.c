@@ -204,7 +204,7 @@ double tc_ticks_per_us(void) {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     uint64_t t0 = tc_ticks();
-    do { clock_gettime(CLOCK_MONOTONIC, &b); } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000000L);
+    do { clock_gettime(CLOCK_MONOTONIC, &b); } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 2000000L); /* 2 ms: ~0.05% error, and start-up stays fast */
     uint64_t t1 = tc_ticks();
     double us = ((b.tv_sec - a.tv_sec) * 1000000000.0 + (b.tv_nsec - a.tv_nsec)) / 1000.0;
     rate = (double)(t1 - t0) / us;

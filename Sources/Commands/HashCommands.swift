@@ -69,14 +69,7 @@ public enum HashCommands {
     /// replying WRONGTYPE. `read` counts keyspace hits and misses (Redis's lookupKeyRead).
     @inline(__always)
     static func open(_ ctx: CommandContext, _ k: KeySlot, read: Bool) -> (Int, HashValue?)? {
-        let slot = read ? k.findForRead() : k.find()
-        if slot < 0 { return (-1, nil) }
-        let e = k.entry(slot)
-        guard e.kind == .hash, let h = e.object as? HashValue else {
-            ctx.wrongType()
-            return nil
-        }
-        return (slot, h)
+        ctx.openAggregate(k, .hash, as: HashValue.self, read: read)
     }
 
     /// The hash at k, created empty when missing (hashTypeLookupWriteOrCreate); nil after
@@ -195,11 +188,7 @@ public enum HashCommands {
                 deleted += 1
                 if h.count == 0 { break }
             }
-            if h.count == 0 {
-                k.delete(slot)
-            } else if deleted > 0 {
-                k.shard.keyModified(db: k.db, key: k.key)
-            }
+            k.aggregateShrank(at: slot, isEmpty: h.count == 0, changed: deleted > 0)
             ctx.reply.integer(deleted)
         }
     }

@@ -77,14 +77,7 @@ public enum ListCommands {
     /// The list at k: (slot, list), (-1, nil) when missing, nil after replying WRONGTYPE.
     @inline(__always)
     static func open(_ ctx: CommandContext, _ k: KeySlot, read: Bool) -> (Int, ListValue?)? {
-        let slot = read ? k.findForRead() : k.find()
-        if slot < 0 { return (-1, nil) }
-        let e = k.entry(slot)
-        guard e.kind == .list, let l = e.object as? ListValue else {
-            ctx.wrongType()
-            return nil
-        }
-        return (slot, l)
+        ctx.openAggregate(k, .list, as: ListValue.self, read: read)
     }
 
     /// The list at k when k holds one (no reply either way).
@@ -386,11 +379,7 @@ public enum ListCommands {
                     }
                 }
             }
-            if l.count == 0 {
-                k.delete(slot)
-            } else if removed > 0 {
-                k.shard.keyModified(db: k.db, key: k.key)
-            }
+            k.aggregateShrank(at: slot, isEmpty: l.count == 0, changed: removed > 0)
             ctx.reply.integer(removed)
         }
     }

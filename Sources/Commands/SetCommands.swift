@@ -77,14 +77,7 @@ public enum SetCommands {
     /// The set at k: (slot, set), (-1, nil) when missing, nil after replying WRONGTYPE.
     @inline(__always)
     static func open(_ ctx: CommandContext, _ k: KeySlot, read: Bool) -> (Int, SetValue?)? {
-        let slot = read ? k.findForRead() : k.find()
-        if slot < 0 { return (-1, nil) }
-        let e = k.entry(slot)
-        guard e.kind == .set, let s = e.object as? SetValue else {
-            ctx.wrongType()
-            return nil
-        }
-        return (slot, s)
+        ctx.openAggregate(k, .set, as: SetValue.self, read: read)
     }
 
     /// Stores a new set under k (replacing whatever is there, TTL dropped, as Redis's setKey).
@@ -133,11 +126,7 @@ public enum SetCommands {
                 deleted += 1
                 if s.count == 0 { break }
             }
-            if s.count == 0 {
-                k.delete(slot)
-            } else if deleted > 0 {
-                k.shard.keyModified(db: k.db, key: k.key)
-            }
+            k.aggregateShrank(at: slot, isEmpty: s.count == 0, changed: deleted > 0)
             ctx.reply.integer(deleted)
         }
     }
