@@ -3,7 +3,8 @@ import Store
 extension CommandContext {
     /// The aggregate of `kind` at k: `(slot, value)`, `(-1, nil)` when the key is missing, nil
     /// after replying WRONGTYPE. `read` counts keyspace hits and misses (Redis's lookupKeyRead).
-    /// One lookup for hashes, sets and lists alike.
+    /// One lookup for hashes, sets and lists alike. Under a write command the aggregate is
+    /// noted for re-measuring at unlock (used_memory, maxmemory).
     @inline(__always)
     func openAggregate<T: StoredObject>(_ k: KeySlot, _ kind: ValueKind, as type: T.Type, read: Bool) -> (Int, T?)? {
         let slot = read ? k.findForRead() : k.find()
@@ -13,6 +14,7 @@ extension CommandContext {
             wrongType()
             return nil
         }
+        if !read || current?.flags.contains(.write) != false { k.shard.willWrite(v) }
         return (slot, v)
     }
 }

@@ -132,8 +132,9 @@ public struct KeySlot {
     @inline(__always) public func find() -> Int { shard.liveSlot(table, key, hash: hash, now: now, db: db) }
 
     /// Like find, counting keyspace_hits / keyspace_misses as Redis's lookupKeyRead does.
-    @inline(__always) public func findForRead() -> Int {
-        let s = find()
+    /// `touch: false` leaves the key's access record alone (OBJECT, TYPE, TTL: LOOKUP_NOTOUCH).
+    @inline(__always) public func findForRead(touch: Bool = true) -> Int {
+        let s = shard.liveSlot(table, key, hash: hash, now: now, db: db, touch: touch)
         if s >= 0 { shard.stats.keyspaceHits += 1 } else { shard.stats.keyspaceMisses += 1 }
         readCounters?.keyRead(key, hit: s >= 0)
         return s
@@ -147,9 +148,14 @@ public struct KeySlot {
     public func setString(_ value: Bytes, deadline: Int64, at slot: Int, keepTags: Bool = false) {
         let e = Entry.makeString(key: key, hash: hash, value: value, deadline: deadline)
         if slot >= 0 {
-            if keepTags && table.entry(at: slot).hasTags { e.hasTags = true }
+            let old = table.entry(at: slot)
+            if keepTags && old.hasTags { e.hasTags = true }
+            // A new value under the same key keeps the key's access history (its lookup just
+            // recorded this access).
+            e.inheritAccess(from: old)
             table.replace(at: slot, with: e)
         } else {
+            shard.stampNew(e, now: now)
             table.insert(e)
         }
         shard.keyModified(db: db, key: key)
@@ -159,7 +165,7 @@ public struct KeySlot {
     /// tags this key had before are dropped, `tags` attached.
     public func putRetagged(_ e: Entry, at slot: Int, tags: [[UInt8]]) {
         e.hasTags = false
-        put(e, at: slot)
+        put(e, at: slot, keepAccess: true)
         if tags.isEmpty { return }
         let s = table.find(key, hash: hash)
         for t in tags { t.withUnsafeBufferPointer { _ = table.addTag($0, at: s) } }
@@ -168,8 +174,13 @@ public struct KeySlot {
     /// The key's tag names (the entry at slot).
     public func tagNames(at slot: Int) -> [[UInt8]] { table.tagNames(at: slot) }
 
-    /// Stores an entry built by the caller (already holding this key).
-    public func put(_ e: Entry, at slot: Int) {
+    /// Stores an entry built by the caller (already holding this key). A new entry gets its
+    /// first access record unless `keepAccess` (a key moved by RENAME, COPY, MOVE keeps its own,
+    /// as the object does in Redis). An aggregate is measured again at unlock (the caller may
+    /// still be filling it).
+    public func put(_ e: Entry, at slot: Int, keepAccess: Bool = false) {
+        if !keepAccess { shard.stampNew(e, now: now) }
+        if e.kind != .string { shard.willWrite(e.object) }
         if slot >= 0 { table.replace(at: slot, with: e) } else { table.insert(e) }
         shard.keyModified(db: db, key: key)
         // A list appearing under a key (RENAME, COPY, MOVE, a new list) may serve clients

@@ -30,6 +30,14 @@ public enum Dispatcher {
             reject(ctx, "NOAUTH Authentication required.", spec: spec)
             return
         }
+        // maxmemory, where Redis's processCommand checks it: evict first; when nothing could be
+        // evicted, refuse what may grow memory (and anything queued inside MULTI).
+        if ctx.keyspace.maxmemory.load(ordering: .relaxed) != 0, ctx.keyspace.evictIfNeeded() == .failed,
+           rejectedWhenOutOfMemory(spec, client) {
+            ctx.counters.recordRejected(spec.id)
+            reject(ctx, "OOM command not allowed when used memory > 'maxmemory'.", spec: spec)
+            return
+        }
         if let m = client.multi {
             if spec.flags.contains(.noMulti) {
                 ctx.counters.recordRejected(spec.id)
@@ -50,6 +58,20 @@ public enum Dispatcher {
         // whole EXEC) is done, as Redis's handleClientsBlockedOnKeys does.
         let ks = ctx.keyspace
         if ks.readySignal.pending.load(ordering: .relaxed) > 0 { BlockingCommands.serveReadyKeys(ks) }
+    }
+
+    /// Whether a command is refused while memory is over maxmemory and nothing can be evicted:
+    /// commands flagged denyoom, EXEC of a transaction holding one, and every command queued
+    /// inside MULTI but EXEC, DISCARD, QUIT and RESET.
+    static func rejectedWhenOutOfMemory(_ spec: CommandSpec, _ client: ClientState) -> Bool {
+        if spec.flags.contains(.denyoom) { return true }
+        let top = spec.parent ?? spec
+        guard let m = client.multi else { return false }
+        switch top.name {
+        case "exec": return m.queue.contains { $0.0.flags.contains(.denyoom) }
+        case "discard", "quit", "reset": return false
+        default: return true
+        }
     }
 
     /// Calls a resolved command and records its statistics. The command's time (ctx.now) is

@@ -80,12 +80,15 @@ public enum ListCommands {
         ctx.openAggregate(k, .list, as: ListValue.self, read: read)
     }
 
-    /// The list at k when k holds one (no reply either way).
+    /// The list at k when k holds one (no reply either way), noted for re-measuring at unlock
+    /// (the callers pop or push).
     static func existingList(_ k: KeySlot) -> ListValue? {
         let slot = k.find()
         if slot < 0 { return nil }
         let e = k.entry(slot)
-        return e.kind == .list ? e.object as? ListValue : nil
+        guard e.kind == .list, let l = e.object as? ListValue else { return nil }
+        k.shard.willWrite(l)
+        return l
     }
 
     /// Stores a new, empty list under k (which must be missing) and returns it.

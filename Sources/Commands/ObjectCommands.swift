@@ -43,27 +43,39 @@ public enum ObjectCommands {
     struct Facts {
         var encoding: StaticString
         var integer: Int?
+        /// Milliseconds since the last access (the access clock) and the LFU counter; each
+        /// means something only under the matching kind of policy.
+        var idleMs: Int64 = 0
+        var frequency = 0
     }
 
-    /// Looks the key up as Redis's objectCommandLookup does (hits and misses counted).
+    /// Looks the key up as Redis's objectCommandLookup does (hits and misses counted, the
+    /// access record left alone).
     static func facts(_ ctx: CommandContext, _ key: Bytes) -> Facts? {
         ctx.withKey(key) { k -> Facts? in
-            let slot = k.findForRead()
+            let slot = k.findForRead(touch: false)
             if slot < 0 { return nil }
             let e = k.entry(slot)
+            var f: Facts
             switch e.kind {
             case .string:
                 let v = e.value
                 // tryObjectEncoding: integers of up to 20 characters, then embstr by length.
-                if let n = v.redisInteger { return Facts(encoding: "int", integer: n) }
-                return Facts(encoding: v.count <= embstrLimit ? "embstr" : "raw", integer: nil)
+                if let n = v.redisInteger {
+                    f = Facts(encoding: "int", integer: n)
+                } else {
+                    f = Facts(encoding: v.count <= embstrLimit ? "embstr" : "raw", integer: nil)
+                }
             case .hash:
-                return Facts(encoding: (e.object as? HashValue)?.encodingName ?? "hashtable", integer: nil)
+                f = Facts(encoding: (e.object as? HashValue)?.encodingName ?? "hashtable", integer: nil)
             case .set:
-                return Facts(encoding: (e.object as? SetValue)?.encodingName ?? "hashtable", integer: nil)
+                f = Facts(encoding: (e.object as? SetValue)?.encodingName ?? "hashtable", integer: nil)
             case .list:
-                return Facts(encoding: (e.object as? ListValue)?.encodingName ?? "quicklist", integer: nil)
+                f = Facts(encoding: (e.object as? ListValue)?.encodingName ?? "quicklist", integer: nil)
             }
+            f.idleMs = AccessClock.idleMs(e.accessClock, now: k.now)
+            f.frequency = k.shard.frequency(e, now: k.now)
+            return f
         }
     }
 
@@ -104,9 +116,10 @@ public enum ObjectCommands {
 
     static func lfuSelected(_ ctx: CommandContext) -> Bool { config(ctx).policy.hasSuffix("-lfu") }
 
-    /// TagCache keeps no per-key access clock yet: every key reads as just touched.
+    /// Seconds since the key was last read or written (the access clock, 1,024 ms units;
+    /// moves with DEBUG JUMP like every other use of time).
     static func idletime(_ ctx: CommandContext, _ args: Arguments) {
-        guard facts(ctx, args[2]) != nil else {
+        guard let f = facts(ctx, args[2]) else {
             ctx.reply.null()
             return
         }
@@ -114,11 +127,11 @@ public enum ObjectCommands {
             ctx.reply.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             return
         }
-        ctx.reply.integer(0)
+        ctx.reply.integer(Int(f.idleMs / 1000))
     }
 
     static func freq(_ ctx: CommandContext, _ args: Arguments) {
-        guard facts(ctx, args[2]) != nil else {
+        guard let f = facts(ctx, args[2]) else {
             ctx.reply.null()
             return
         }
@@ -126,7 +139,7 @@ public enum ObjectCommands {
             ctx.reply.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             return
         }
-        ctx.reply.integer(0)
+        ctx.reply.integer(f.frequency)
     }
 
     static let helpLines = [

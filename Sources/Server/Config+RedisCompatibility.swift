@@ -73,11 +73,11 @@ extension Config {
                       unused("ms before a busy script gets BUSY replies")),
 
             // Memory and eviction.
-            Directive("maxmemory-samples", .integer(min: 1, max: int32), "5", unused("keys sampled per eviction")),
+            Directive("maxmemory-samples", .integer(min: 1, max: int32), "5", "keys sampled per eviction round (LRU, LFU, TTL policies)"),
             Directive("maxmemory-eviction-tenacity", .integer(min: 0, max: 100), "10", unused("eviction effort")),
             Directive("maxmemory-clients", .memoryOrPercent(maxPercent: 100, max: long), "0", unused("memory all clients may use, bytes or % of maxmemory")),
-            Directive("lfu-log-factor", .integer(min: 0, max: int32), "10", unused("LFU counter logarithm factor")),
-            Directive("lfu-decay-time", .integer(min: 0, max: int32), "1", unused("minutes to halve an LFU counter")),
+            Directive("lfu-log-factor", .integer(min: 0, max: int32), "10", "LFU counter logarithm factor"),
+            Directive("lfu-decay-time", .integer(min: 0, max: int32), "1", "minutes per LFU counter decrement of an idle key"),
             Directive("active-expire-effort", .integer(min: 1, max: 10), "1", unused("active expiry effort; TagCache's deadline index needs none")),
             Directive("lazyfree-lazy-eviction", .bool, "no", unused("free evicted values in the background")),
             Directive("lazyfree-lazy-expire", .bool, "no", unused("free expired values in the background")),

@@ -238,10 +238,12 @@ public final class Config: @unchecked Sendable {
         Directive("enable-debug-command", .enumeration(["no", "yes", "local"]), "no", mutable: false, "allow DEBUG"),
         Directive("pidfile", .string(.any), "", mutable: false, "write the process id here"),
         // Redis's maxmemory is an unsigned 64-bit byte count.
-        Directive("maxmemory", .memory(min: 0, max: UInt64.max), "0", "accepted; eviction comes with a later release"),
+        Directive("maxmemory", .memory(min: 0, max: UInt64.max), "0",
+                  "memory limit in bytes (used_memory); over it keys are evicted by maxmemory-policy; 0 = no limit"),
         Directive("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
-                                                    "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
-                  "noeviction", "accepted; eviction comes with a later release"),
+                                                    "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction",
+                                                    "allkeys-s3fifo"]),
+                  "noeviction", "what to evict over maxmemory: Redis's policies, or allkeys-s3fifo (S3-FIFO, TagCache's extension)"),
         // Statistics (latency-tracking, latency-tracking-info-percentiles, slowlog-log-slower-than
         // and slowlog-max-len are Redis's, listed with the compatibility directives).
         Directive("metrics-port", .integer(min: 0, max: 65535), "0", mutable: false,

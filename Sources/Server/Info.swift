@@ -113,16 +113,19 @@ struct Info {
     }
 
     private func memorySection() -> String {
-        let used = Int(tc_malloc_used())
-        let rss = Int(tc_rss_bytes())
-        let peak = server.runtime.sampleMemory(used)
+        // used_memory: the store's counted bytes (entries, tables, aggregates, tag indexes;
+        // Keyspace.memoryBytes), start-up memory and client buffers. maxmemory is checked
+        // against all but the client buffers (mem_not_counted_for_evict).
         let data = server.keyspace.memoryBytes()
         let startup = server.startupMemory
-        let overhead = max(used - data, 0)
-        let net = used - startup
         let clients = server.registry.withClients { list in
             list.reduce(0) { $0 + $1.input.capacity + $1.output.capacity + $1.client.multiBytes }
         }
+        let used = startup + data + clients
+        let rss = Int(tc_rss_bytes())
+        let peak = server.runtime.sampleMemory(used)
+        let overhead = max(used - data, 0)
+        let net = used - startup
         let maxmem = server.config.int("maxmemory")
         let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
         // TagCache has no scripting, replication or append-only log: their memory is truly zero.
@@ -141,7 +144,7 @@ struct Info {
             ("maxmemory_policy", server.config.get("maxmemory-policy")),
             ("mem_fragmentation_ratio", used > 0 ? format2(Double(rss) / Double(used)) : "0.00"),
             ("mem_fragmentation_bytes", String(rss - used)),
-            ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"), ("mem_total_replication_buffers", "0"),
+            ("mem_not_counted_for_evict", String(clients)), ("mem_replication_backlog", "0"), ("mem_total_replication_buffers", "0"),
             ("mem_clients_slaves", "0"), ("mem_clients_normal", String(clients)), ("mem_cluster_links", "0"),
             ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
             ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
@@ -391,19 +394,14 @@ final class ServerRuntime: @unchecked Sendable {
         return peakMemory
     }
 
-    private var lastMemorySampleMs: Int64 = 0
-
     /// Periodic sampling (call from the server's cron for rates that do not depend on INFO).
-    /// The memory peak is sampled at most once a second: mallinfo2 walks the free lists under
-    /// malloc's locks, and at every cron tick it took 30-43% of the CPU during mass frees.
+    /// The memory peak comes from the counted bytes (one atomic load), not from mallinfo2,
+    /// which walks malloc's free lists under its locks (30-43% of the CPU during mass frees
+    /// when it was sampled at every tick).
     func tick() {
         guard let s = server else { return }
         _ = sample(ops: s.total(.commandsProcessed), netIn: s.total(.netInputBytes), netOut: s.total(.netOutputBytes))
-        let now = monotonicMs()
-        if now - lastMemorySampleMs >= 1000 {
-            lastMemorySampleMs = now
-            sampleMemory(Int(tc_malloc_used()))
-        }
+        sampleMemory(s.keyspace.usedMemory)
     }
 
     func resetPeak() {

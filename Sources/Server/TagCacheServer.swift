@@ -85,6 +85,11 @@ public final class TagCacheServer: @unchecked Sendable {
         requirePassBytes = p.isEmpty ? nil : Array(p.utf8)
         log.level = Log.parseLevel(config.get("loglevel")) ?? .notice
         applyStatsConfig()
+        keyspace.configureEviction(maxmemory: config.int("maxmemory"),
+                                   policy: EvictionPolicy(rawValue: config.get("maxmemory-policy")) ?? .noeviction,
+                                   samples: config.int("maxmemory-samples"),
+                                   lfuLogFactor: config.int("lfu-log-factor"),
+                                   lfuDecayMinutes: config.int("lfu-decay-time"))
     }
 
     /// Hands the statistics directives to the loops (read on their request path) and the slow log.
@@ -173,6 +178,7 @@ public final class TagCacheServer: @unchecked Sendable {
         log.notice("Running mode=standalone, port=\(port).")
         if metricsPort > 0 { log.notice("Serving Prometheus metrics on port \(metricsPort) (GET /metrics).") }
         startupMemory = Int(tc_malloc_used())
+        keyspace.otherMemory.store(startupMemory, ordering: .relaxed)
         log.notice("Server initialized")
         log.notice("Ready to accept connections tcp")
         return port
@@ -227,6 +233,8 @@ public final class TagCacheServer: @unchecked Sendable {
 
     /// Background work, `hz` times a second: active expiry and idle-client timeouts.
     private func serverCron() {
+        // Evictions a command left unfinished (its time budget ran out) or a lowered maxmemory.
+        _ = keyspace.evictIfNeeded(budgetUs: 10_000)
         let t0 = monotonicUs()
         let expired = keyspace.activeExpireCycle()
         keyspace.trimHeapIfWorthIt(freed: expired)

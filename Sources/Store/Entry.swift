@@ -21,8 +21,13 @@ public enum ValueKind: UInt8, Sendable {
 /// Base class of aggregate values (hash, set, list) kept behind an entry.
 open class StoredObject {
     public init() {}
-    /// Approximate heap bytes, for memory accounting.
+    /// Heap bytes, for memory accounting (used_memory, maxmemory). Must be O(1): it is read
+    /// after every write to the aggregate.
     open var memoryBytes: Int { 64 }
+    /// The bytes the owning table counts for this aggregate, and that table (nil while the
+    /// aggregate is in no table). Settled by Table.settle after writes.
+    var accountedBytes = 0
+    unowned(unsafe) var accountedIn: Table? = nil
     /// A deep copy (COPY).
     open func duplicate() -> StoredObject { fatalError("duplicate() must be overridden") }
 }
@@ -33,10 +38,16 @@ open class StoredObject {
 ///     8  hash      UInt32  low 32 bits of the key hash (slot choice, quick compare)
 ///     12 keyLen    UInt32
 ///     16 valueLen  UInt32  string length; 8 for aggregates (an object reference)
-///     20 kind      UInt8
-///     21 flags     UInt8   bit 0: has tags
-///     22 access    UInt16  coarse last-access clock for eviction
+///     20 kind      UInt8   bits 0-1: the kind; bits 2-7: access clock bits 16-21
+///     21 flags     UInt8   bit 0: has tags; bits 1-7: eviction policy bits (policyBits)
+///     22 access    UInt16  access clock bits 0-15
 ///     24 key bytes, then value bytes
+///
+/// The access clock is what OBJECT IDLETIME and the LRU policies read: the command time in
+/// units of 1,024 ms, 22 bits (it wraps after 49 days; Redis's 24-bit clock of seconds wraps
+/// after 194). Under an LFU policy `access` holds the minute of the last decay instead and the
+/// policy bits the logarithmic counter (Redis's 16 + 8 bits, with a 7-bit counter here); under
+/// allkeys-s3fifo the policy bits hold the S3-FIFO frequency and queue (see S3FIFO.swift).
 ///
 /// 24 bytes of header plus a 16-byte key and 32-byte value is a 72-byte request, which glibc
 /// serves from an 80-byte chunk.
@@ -55,7 +66,7 @@ public struct Entry: Equatable {
     @inlinable public var hash: UInt32 { raw.load(fromByteOffset: 8, as: UInt32.self) }
     @inlinable public var keyLength: Int { Int(raw.load(fromByteOffset: 12, as: UInt32.self)) }
     @inlinable public var valueLength: Int { Int(raw.load(fromByteOffset: 16, as: UInt32.self)) }
-    @inlinable public var kind: ValueKind { ValueKind(rawValue: raw.load(fromByteOffset: 20, as: UInt8.self)) ?? .string }
+    @inlinable public var kind: ValueKind { ValueKind(rawValue: raw.load(fromByteOffset: 20, as: UInt8.self) & 3) ?? .string }
     @inlinable public var flags: UInt8 {
         get { raw.load(fromByteOffset: 21, as: UInt8.self) }
         nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 21, as: UInt8.self) }
@@ -63,6 +74,28 @@ public struct Entry: Equatable {
     @inlinable public var access: UInt16 {
         get { raw.load(fromByteOffset: 22, as: UInt16.self) }
         nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 22, as: UInt16.self) }
+    }
+    /// The 22-bit access clock (see the layout above).
+    @inlinable public var accessClock: UInt32 {
+        get { UInt32(access) | UInt32(raw.load(fromByteOffset: 20, as: UInt8.self) >> 2) << 16 }
+        nonmutating set {
+            access = UInt16(truncatingIfNeeded: newValue)
+            let k = raw.load(fromByteOffset: 20, as: UInt8.self) & 3
+            raw.storeBytes(of: k | UInt8(truncatingIfNeeded: (newValue >> 16) & 0x3f) << 2, toByteOffset: 20, as: UInt8.self)
+        }
+    }
+    /// Flag bits 1-7, owned by the eviction policy (LFU counter, S3-FIFO state).
+    @inlinable public var policyBits: UInt8 {
+        get { flags >> 1 }
+        nonmutating set { flags = (flags & 1) | (newValue << 1) }
+    }
+    /// Copies the access clock and policy bits of another entry (a value replaced under the
+    /// same key keeps its history, as Redis's dbOverwrite keeps the LRU/LFU field).
+    @inlinable public func inheritAccess(from o: Entry) {
+        access = o.access
+        let k = raw.load(fromByteOffset: 20, as: UInt8.self) & 3
+        raw.storeBytes(of: k | (o.raw.load(fromByteOffset: 20, as: UInt8.self) & ~3), toByteOffset: 20, as: UInt8.self)
+        policyBits = o.policyBits
     }
     @inlinable public var keyPointer: UnsafeMutablePointer<UInt8> {
         (raw + Entry.headerSize).assumingMemoryBound(to: UInt8.self)
@@ -146,11 +179,13 @@ public struct Entry: Equatable {
         if kind == .string {
             let e = Entry.makeString(key: newKey, hash: hash, value: value, deadline: deadline)
             e.flags = flags
+            e.inheritAccess(from: self)
             return e
         }
         let obj = duplicateObject ? object.duplicate() : object
         let e = Entry.makeObject(key: newKey, hash: hash, kind: kind, object: obj, deadline: deadline)
         e.flags = flags
+        e.inheritAccess(from: self)
         return e
     }
 

@@ -13,6 +13,19 @@ public final class Keyspace: @unchecked Sendable {
     public var activeExpireEnabled = true
     /// Ready keys waiting to be served, over all shards.
     public let readySignal = ReadySignal()
+    /// The bytes all shards' tables hold, as their meters publish them.
+    let memoryTotal = MemoryTotal()
+    /// Bytes the server holds outside the store that count toward maxmemory: its start-up
+    /// memory. Client buffers do not count (INFO mem_not_counted_for_evict): a pipeline being
+    /// read would otherwise evict keys for bytes that are gone a moment later; they have
+    /// their own limits (client-query-buffer-limit, client-output-backpressure).
+    public let otherMemory = Atomic<Int>(0)
+    /// maxmemory in bytes (0 = no limit); read before every command.
+    public let maxmemory = Atomic<Int>(0)
+    /// Policy, samples and the sampled policies' candidate pool.
+    let eviction = Mutex(EvictionState())
+    /// Where the next eviction looks first (round robin over shards).
+    let evictionCursor = Atomic<Int>(0)
 
     public init(shards: Int = 16, databases: Int = 16, clock: Clock = Clock()) {
         var bits = 0
@@ -20,7 +33,8 @@ public final class Keyspace: @unchecked Sendable {
         shardBits = bits
         self.databases = databases
         self.clock = clock
-        self.shards = (0..<(1 << bits)).map { Shard(index: $0, databases: databases) }
+        let total = memoryTotal
+        self.shards = (0..<(1 << bits)).map { Shard(index: $0, databases: databases, total: total) }
         let signal = readySignal
         waitLists = (0..<(1 << bits)).map { _ in WaitList(signal: signal) }
         for (s, w) in zip(self.shards, waitLists) { s.waitList = w }
@@ -93,15 +107,23 @@ public final class Keyspace: @unchecked Sendable {
         }
     }
 
-    /// Bytes held by entries and tables.
+    /// Bytes held by entries, tables, aggregates and tag indexes: the sum of the shards'
+    /// meters (exact; locks each shard briefly).
     public func memoryBytes() -> Int {
         var n = 0
         for s in shards {
             s.lock()
-            for db in 0..<databases { n += s.existingTable(db)?.memoryBytes ?? 0 }
+            n += s.meter.bytes
             s.unlock()
         }
         return n
+    }
+
+    /// What maxmemory is compared with: the store's published bytes plus the server's other
+    /// memory. No lock; the store part lags by at most shards x slack bytes (MemoryMeter).
+    @inline(__always)
+    public var usedMemory: Int {
+        memoryTotal.bytes.load(ordering: .relaxed) + otherMemory.load(ordering: .relaxed)
     }
 
     /// One round of active expiry: each shard, each database, up to `budgetPerShard` slots,

@@ -13,6 +13,9 @@ public final class ListValue: StoredObject {
     var start = 0
     /// Elements held.
     public private(set) var count = 0
+    /// Bytes malloc holds for the chunks, kept as they change (memoryBytes is read after every
+    /// write, so it must not walk the chunks).
+    private var chunkBytes = 0
 
     public override init() { super.init() }
 
@@ -24,9 +27,16 @@ public final class ListValue: StoredObject {
     public var encodingName: StaticString { "quicklist" }
 
     public override var memoryBytes: Int {
-        var n = 48 + chunks.capacity * MemoryLayout<PackedEntries>.stride
-        for i in start..<chunks.count { n += chunks[i].memoryBytes }
-        return n
+        48 + chunks.capacity * MemoryLayout<PackedEntries>.stride + chunkBytes
+    }
+
+    /// Runs a change of chunk c (an absolute index) and counts its size change.
+    @inline(__always)
+    private func changing<R>(_ c: Int, _ body: () -> R) -> R {
+        chunkBytes -= chunks[c].memoryBytes
+        let r = body()
+        chunkBytes += chunks[c].memoryBytes
+        return r
     }
 
     public override func duplicate() -> StoredObject {
@@ -34,6 +44,7 @@ public final class ListValue: StoredObject {
         d.chunks.reserveCapacity(chunkCount)
         for i in start..<chunks.count { d.chunks.append(chunks[i].duplicate()) }
         d.count = count
+        d.chunkBytes = chunkBytes
         return d
     }
 
@@ -50,10 +61,12 @@ public final class ListValue: StoredObject {
         }
         start -= 1
         chunks[start] = c
+        chunkBytes += c.memoryBytes
     }
 
     /// Drops the (empty) chunk at relative index i; later chunks shift down by one.
     func removeChunk(_ i: Int) {
+        chunkBytes -= chunks[start + i].memoryBytes
         chunks[start + i].release()
         if i == 0 {
             start += 1
@@ -79,15 +92,16 @@ public final class ListValue: StoredObject {
             off = chunks[c].next(after: off)
             k += 1
         } while off < half && k < chunks[c].count - 1
-        let tail = chunks[c].split(at: off, frames: chunks[c].count - k)
+        let tail = changing(c) { chunks[c].split(at: off, frames: chunks[c].count - k) }
         chunks.insert(tail, at: c + 1)
+        chunkBytes += tail.memoryBytes
     }
 
     // MARK: ends
 
     public func pushFront(_ b: UnsafeBufferPointer<UInt8>) {
         if chunkCount > 0 && chunks[start].byteCount + PackedEntries.frameSize(b.count) <= ListValue.maxChunkBytes {
-            chunks[start].insert(b, at: 0)
+            changing(start) { chunks[start].insert(b, at: 0) }
         } else {
             var c = PackedEntries()
             c.append(b)
@@ -98,11 +112,12 @@ public final class ListValue: StoredObject {
 
     public func pushBack(_ b: UnsafeBufferPointer<UInt8>) {
         if chunkCount > 0 && chunks[chunks.count - 1].byteCount + PackedEntries.frameSize(b.count) <= ListValue.maxChunkBytes {
-            chunks[chunks.count - 1].append(b)
+            changing(chunks.count - 1) { chunks[chunks.count - 1].append(b) }
         } else {
             var c = PackedEntries()
             c.append(b)
             chunks.append(c)
+            chunkBytes += c.memoryBytes
         }
         count += 1
     }
@@ -117,14 +132,14 @@ public final class ListValue: StoredObject {
     }
 
     public func removeFirst() {
-        chunks[start].remove(at: 0)
+        changing(start) { chunks[start].remove(at: 0) }
         count -= 1
         if chunks[start].count == 0 { removeChunk(0) }
     }
 
     public func removeLast() {
         let c = chunks.count - 1
-        chunks[c].remove(at: chunks[c].lastOffset)
+        changing(c) { chunks[c].remove(at: chunks[c].lastOffset) }
         count -= 1
         if chunks[c].count == 0 { removeChunk(chunkCount - 1) }
     }
@@ -151,11 +166,10 @@ public final class ListValue: StoredObject {
             if c <= left {
                 left -= c
                 count -= c
-                chunks[start].removeBytes(0, chunks[start].byteCount, frames: c)
                 removeChunk(0)
             } else {
                 let off = chunks[start].offset(ofIndex: left)
-                chunks[start].removeBytes(0, off, frames: left)
+                changing(start) { chunks[start].removeBytes(0, off, frames: left) }
                 count -= left
                 left = 0
             }
@@ -171,11 +185,10 @@ public final class ListValue: StoredObject {
             if c <= left {
                 left -= c
                 count -= c
-                chunks[i].removeBytes(0, chunks[i].byteCount, frames: c)
                 removeChunk(chunkCount - 1)
             } else {
                 let off = chunks[i].offset(ofIndex: c - left)
-                chunks[i].removeBytes(off, chunks[i].byteCount, frames: left)
+                changing(i) { chunks[i].removeBytes(off, chunks[i].byteCount, frames: left) }
                 count -= left
                 left = 0
             }
@@ -257,7 +270,7 @@ public final class ListValue: StoredObject {
     @discardableResult
     public func remove(at p: Position) -> Position? {
         let c = start + p.chunk
-        chunks[c].remove(at: p.offset)
+        changing(c) { chunks[c].remove(at: p.offset) }
         count -= 1
         if chunks[c].count == 0 {
             removeChunk(p.chunk)
@@ -271,14 +284,14 @@ public final class ListValue: StoredObject {
     public func insert(_ b: UnsafeBufferPointer<UInt8>, at p: Position, after: Bool) {
         let c = start + p.chunk
         let o = after ? chunks[c].next(after: p.offset) : p.offset
-        chunks[c].insert(b, at: o)
+        changing(c) { chunks[c].insert(b, at: o) }
         count += 1
         splitIfLarge(p.chunk)
     }
 
     /// Replaces the element at p (LSET).
     public func replace(at p: Position, with b: UnsafeBufferPointer<UInt8>) {
-        chunks[start + p.chunk].replace(at: p.offset, with: b)
+        changing(start + p.chunk) { chunks[start + p.chunk].replace(at: p.offset, with: b) }
         splitIfLarge(p.chunk)
     }
 }

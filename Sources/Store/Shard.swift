@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A slice of the keyspace with its own lock: one table per database (created on first use)
 /// and the counters of what happened in it. Everything here is touched only under `lock`.
 public final class Shard: @unchecked Sendable {
@@ -10,23 +12,63 @@ public final class Shard: @unchecked Sendable {
     public var stats = ShardStats()
     /// Clients blocked on this shard's keys (set once by the keyspace).
     public internal(set) var waitList: WaitList!
+    /// The bytes this shard's tables hold (maxmemory, used_memory).
+    public let meter: MemoryMeter
+    /// Aggregates opened for writing under the current lock hold: re-measured at unlock, so
+    /// every write to a hash, set or list is counted without each command doing it.
+    @usableFromInline var touchedObjects: [StoredObject] = []
 
-    init(index: Int, databases: Int) {
+    // Access tracking for OBJECT IDLETIME / FREQ and eviction (set by Keyspace.configureEviction
+    // under the lock).
+    public internal(set) var accessMode: AccessMode = .clock
+    var lfuLogFactor = 10
+    var lfuDecayMinutes = 1
+    /// xorshift state for the LFU counter's coin flips.
+    var random: UInt64
+    /// S3-FIFO's ghost queue: fingerprints of keys recently evicted from the small queue.
+    var ghost = GhostFilter()
+
+    init(index: Int, databases: Int, total: MemoryTotal = MemoryTotal()) {
         self.index = index
         tables = Array(repeating: nil, count: databases)
         expireCursor = Array(repeating: 0, count: databases)
+        meter = MemoryMeter(total: total)
+        random = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1)
     }
 
     @inline(__always) public func lock() { mutex.lock() }
-    @inline(__always) public func unlock() { mutex.unlock() }
+    @inline(__always) public func unlock() {
+        if !touchedObjects.isEmpty { settleTouched() }
+        mutex.unlock()
+    }
+
+    @inline(never) func settleTouched() {
+        for o in touchedObjects { Table.settle(o) }
+        touchedObjects.removeAll(keepingCapacity: true)
+    }
+
+    /// Notes an aggregate about to be written under the lock (re-measured at unlock).
+    @inline(__always) public func willWrite(_ o: StoredObject) { touchedObjects.append(o) }
 
     /// The table of db, created when first needed.
     @inlinable @inline(__always)
     public func table(_ db: Int) -> Table {
         if let t = tables[db] { return t }
+        return makeTable(db)
+    }
+
+    @usableFromInline func makeTable(_ db: Int) -> Table {
         let t = Table()
+        t.s3fifo = accessMode == .s3fifo
+        t.meter = meter
         tables[db] = t
         return t
+    }
+
+    /// Takes db's table out of the shard (its bytes leave the meter).
+    func dropTable(_ db: Int) {
+        tables[db]?.meter = nil
+        tables[db] = nil
     }
 
     /// The table of db if it exists.
@@ -34,16 +76,21 @@ public final class Shard: @unchecked Sendable {
     public func existingTable(_ db: Int) -> Table? { tables[db] }
 
     /// The slot of a live key, or -1. An expired key is removed on the way (lazy expiry) and
-    /// counted in expired_keys, so no read ever sees it.
+    /// counted in expired_keys, so no read ever sees it. A found key's access is recorded
+    /// (LRU clock, LFU counter or S3-FIFO frequency) unless `touch` is false (OBJECT, TYPE,
+    /// TTL: Redis's LOOKUP_NOTOUCH).
     @inlinable @inline(__always)
-    public func liveSlot(_ t: Table, _ key: UnsafeBufferPointer<UInt8>, hash: UInt32, now: Int64, db: Int) -> Int {
+    public func liveSlot(_ t: Table, _ key: UnsafeBufferPointer<UInt8>, hash: UInt32, now: Int64, db: Int,
+                         touch: Bool = true) -> Int {
         let slot = t.find(key, hash: hash)
         if slot < 0 { return -1 }
-        let d = t.entry(at: slot).deadline
+        let e = t.entry(at: slot)
+        let d = e.deadline
         if d != 0 && d <= now {
             expire(t, slot, db: db)
             return -1
         }
+        if touch { self.touch(e, now: now) }
         return slot
     }
 
@@ -158,7 +205,7 @@ public final class Shard: @unchecked Sendable {
         }
         stats.keysInvalidated += deleted
         if index.isEmpty && t.tags === index { t.tags = nil }
-        if t.count == 0 { tables[db] = nil } else { t.shrinkIfSparse() }
+        if t.count == 0 { dropTable(db) } else { t.shrinkIfSparse() }
         return (deleted, done)
     }
 
@@ -168,7 +215,7 @@ public final class Shard: @unchecked Sendable {
     /// Drops every key of db.
     public func flush(_ db: Int, now: Int64) {
         touchWatched(db: db, now: now)
-        tables[db] = nil
+        dropTable(db)
     }
 
     /// Removes up to `budget` expired keys of db starting where the last sweep stopped.
@@ -193,7 +240,7 @@ public final class Shard: @unchecked Sendable {
             visited += 1
         }
         expireCursor[db] = i
-        if t.count == 0 { tables[db] = nil } else { t.shrinkIfSparse() }
+        if t.count == 0 { dropTable(db) } else { t.shrinkIfSparse() }
         return (visited, removed)
     }
 }

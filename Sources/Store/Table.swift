@@ -16,12 +16,40 @@ public final class Table {
     /// Entries with a deadline.
     public internal(set) var volatileCount = 0
     /// Bytes malloc holds for entries and slots.
-    var entryBytes = 0
+    var entryBytes = 0 { didSet { meter?.add(entryBytes &- oldValue) } }
+    /// Bytes the aggregates behind this table's entries hold (each counted as of its last
+    /// settle, see settle(_:)).
+    var objectBytes = 0 { didSet { meter?.add(objectBytes &- oldValue) } }
     /// The keys' tags; nil while no key of this table has any (untagged tables pay nothing).
-    public internal(set) var tags: TagIndex?
+    public internal(set) var tags: TagIndex? {
+        didSet {
+            if oldValue === tags { return }
+            oldValue?.meter = nil
+            tags?.meter = meter
+        }
+    }
+    /// Where this table's byte changes are counted: its shard's meter while the table is in a
+    /// shard, nil otherwise (a table dropped by FLUSHDB takes its bytes out as it leaves).
+    var meter: MemoryMeter? {
+        didSet {
+            if oldValue === meter { return }
+            // The tag index moves its own bytes when its meter changes.
+            oldValue?.add(-(entryBytes + objectBytes))
+            meter?.add(entryBytes + objectBytes)
+            tags?.meter = meter
+        }
+    }
 
-    /// Bytes malloc holds for entries, slots and the tag index.
-    public var memoryBytes: Int { entryBytes + (tags?.memoryBytes ?? 0) }
+    /// Bytes malloc holds for entries, slots, aggregates and the tag index.
+    public var memoryBytes: Int { entryBytes + objectBytes + (tags?.memoryBytes ?? 0) }
+
+    // S3-FIFO state (maxmemory-policy allkeys-s3fifo, see S3FIFO.swift).
+    /// Entries in the main queue (policy bit 2); maintained while `s3fifo` is on.
+    var mainCount = 0
+    var s3fifo = false
+    /// Where the small-queue and main-queue sweeps resume (slot indexes).
+    var smallHand = 0
+    var mainHand = 0
 
     @usableFromInline static let pointerBits: UInt = (1 << 48) - 1
 
@@ -84,6 +112,7 @@ public final class Table {
         count += 1
         if e.hasDeadline { volatileCount += 1 }
         entryBytes += e.allocatedSize
+        adopt(e)
     }
 
     /// Swaps the entry at slot for e (same key), freeing the old one. The key keeps its tags
@@ -97,10 +126,44 @@ public final class Table {
             e.hasTags = false
         }
         account(removing: old)
+        release(old)
         slots[slot] = Table.word(e)
         if e.hasDeadline { volatileCount += 1 }
         entryBytes += e.allocatedSize
+        adopt(e)
         if old.raw != e.raw { old.free() }
+    }
+
+    /// Starts counting what an entry brings besides its block: an aggregate's bytes, its place
+    /// in the S3-FIFO main queue.
+    @inline(__always) func adopt(_ e: Entry) {
+        if e.kind != .string {
+            let o = e.object
+            o.accountedIn = self
+            o.accountedBytes = o.memoryBytes
+            objectBytes += o.accountedBytes
+        }
+        if s3fifo && e.policyBits & S3FIFO.mainBit != 0 { mainCount += 1 }
+    }
+
+    /// Stops counting an entry leaving the table (the opposite of adopt).
+    @inline(__always) func release(_ e: Entry) {
+        if e.kind != .string {
+            let o = e.object
+            objectBytes -= o.accountedBytes
+            o.accountedIn = nil
+            o.accountedBytes = 0
+        }
+        if s3fifo && e.policyBits & S3FIFO.mainBit != 0 { mainCount -= 1 }
+    }
+
+    /// Re-measures an aggregate after writes to it (Shard.unlock settles the aggregates opened
+    /// for writing under the lock); an aggregate no longer in a table is skipped.
+    static func settle(_ o: StoredObject) {
+        guard let t = o.accountedIn else { return }
+        let n = o.memoryBytes
+        t.objectBytes += n - o.accountedBytes
+        o.accountedBytes = n
     }
 
     /// Call before changing an entry in place (deadline, size) and `didUpdate` after, so the
@@ -125,6 +188,7 @@ public final class Table {
         let e = entry(at: slot)
         if e.hasTags { dropTags(of: e) }
         account(removing: e)
+        release(e)
         count -= 1
         // Backward-shift: pull later members of the run into the hole when their home allows.
         var hole = slot
@@ -150,10 +214,17 @@ public final class Table {
     /// Frees every entry and the tag index.
     public func clear() {
         for i in 0...mask {
-            if let p = pointer(i) { Entry(p).free(); slots[i] = 0 }
+            if let p = pointer(i) {
+                let e = Entry(p)
+                if e.kind != .string { e.object.accountedIn = nil }
+                e.free()
+                slots[i] = 0
+            }
         }
         count = 0
         volatileCount = 0
+        mainCount = 0
+        objectBytes = 0
         entryBytes = capacity * 8
         tags?.removeAll()
         tags = nil

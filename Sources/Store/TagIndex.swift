@@ -30,7 +30,15 @@ public final class TagIndex {
     /// Key-tag links (dying tags included).
     public private(set) var links = 0
     /// Bytes malloc holds for the index: records, tag arrays and slot arrays.
-    public private(set) var memoryBytes = 0
+    public private(set) var memoryBytes = 0 { didSet { meter?.add(memoryBytes &- oldValue) } }
+    /// The shard meter of the table owning this index (set by the table).
+    var meter: MemoryMeter? {
+        didSet {
+            if oldValue === meter { return }
+            oldValue?.add(-memoryBytes)
+            meter?.add(memoryBytes)
+        }
+    }
 
     public init() {
         memoryBytes = (keys.capacity + names.capacity) * 8

@@ -355,6 +355,12 @@ final class TagModelTests: XCTestCase {
                     }
                 }
             }
+            // The memory meters follow every change the model makes (used_memory, maxmemory).
+            let m = s.memoryProblems()
+            if !m.isEmpty {
+                XCTFail("\(label): \(m)")
+                return false
+            }
         }
         return true
     }
