@@ -175,7 +175,10 @@ public final class MemberTable {
     public func shrinkIfSparse() {
         var c = capacity
         while c > 8 && count * 8 < c { c /= 2 }
-        if c < capacity { resize(max(c * 2, 8)) }
+        // c * 2 can equal the capacity (count just under an eighth of it): no rehash then, or
+        // every removal down to a sixteenth would rehash the whole table at the same size.
+        let target = max(c * 2, 8)
+        if target < capacity { resize(target) }
     }
 
     func resize(_ newCap: Int) {
