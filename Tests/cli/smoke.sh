@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # redis-cli against a running server: one-shot commands with their exact output, RESP3
-# (-3), inline commands over a raw socket, --pipe mass insertion of 100,000 SETs, and --pipe
-# with MULTI/EXEC blocks.
+# (-3), inline commands over a raw socket, --pipe mass insertion of 100,000 SETs, --pipe
+# with MULTI/EXEC blocks, and --scan --pattern over 4,000 keys.
 #
 #   TAGCACHE_TEST_PORT=6379 bash Tests/cli/smoke.sh      (Tests/run.sh sets the port)
 #
 # Prints one line per check and ends with "cli smoke: N passed, M failed"; exits 1 on any
-# failure. Uses keys under "smoke:" in db 0 and empties db 15 for the mass insertion.
+# failure. Uses keys under "smoke:" in db 0 and empties db 15 for the mass insertion and db 14
+# for --scan.
 set -u -o pipefail
 
 HOST=${TAGCACHE_TEST_HOST:-127.0.0.1}
@@ -195,6 +196,78 @@ expect "last transaction's key" "value:99"    -n 15 get tx:99:99
 expect "aborted transaction wrote nothing" "0" -n 15 exists tx:aborted
 expect "flushdb after --pipe" "OK"            -n 15 flushdb
 expect "dbsize after flushdb" "0"             -n 15 dbsize
+
+# --- redis-cli --scan -------------------------------------------------------------------
+# 4,000 keys with mixed prefixes in db 14; --scan lists exactly the keys matching its pattern,
+# each at least once (SCAN may return a key twice, so duplicates are folded before comparing).
+expect "flushdb before --scan" "OK"           -n 14 flushdb
+awk 'function set(k) { printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n", length(k), k }
+     BEGIN { for (i = 0; i < 1500; i++) { set("user:" i); set("session:" i) }
+             for (i = 0; i < 500; i++) { set("users:" i); set("xuser:" i) } }' >"$TMP/scan.txt"
+got=$(timeout 60 redis-cli -h "$HOST" -p "$PORT" -n 14 --pipe <"$TMP/scan.txt" 2>&1)
+if [[ "$got" == *"errors: 0, replies: 4000"* ]]; then
+    pass "--pipe 4000 keys for --scan"
+else
+    fail "--pipe 4000 keys for --scan" "...errors: 0, replies: 4000" "$got"
+fi
+awk 'BEGIN { for (i = 0; i < 1500; i++) print "user:" i }' | sort >"$TMP/scan-user"
+awk 'BEGIN { for (i = 10; i < 20; i++) print "user:" i }' | sort >"$TMP/scan-user1x"
+awk 'BEGIN { for (i = 0; i < 1500; i++) { print "user:" i; print "session:" i }
+             for (i = 0; i < 500; i++) { print "users:" i; print "xuser:" i } }' | sort >"$TMP/scan-all"
+: >"$TMP/scan-none"
+
+# expect_scan NAME WANT-FILE redis-cli-args...: the output's distinct lines must be WANT-FILE's.
+expect_scan() {
+    local name=$1 want=$2 lines missing extra
+    shift 2
+    cli -n 14 "$@" >"$TMP/scan-got"
+    lines=$(wc -l <"$TMP/scan-got")
+    sort -u "$TMP/scan-got" >"$TMP/scan-got-distinct"
+    if cmp -s "$TMP/scan-got-distinct" "$want"; then
+        pass "$name ($lines lines)"
+    else
+        missing=$(comm -23 "$want" "$TMP/scan-got-distinct" | wc -l)
+        extra=$(comm -13 "$want" "$TMP/scan-got-distinct" | head -3 | tr '\n' ' ')
+        fail "$name" "the $(wc -l <"$want") keys of $(basename "$want")" "$missing missing; unexpected: $extra"
+    fi
+}
+expect_scan "--scan --pattern 'user:*'"            "$TMP/scan-user"   --scan --pattern 'user:*'
+expect_scan "--scan --quoted-pattern '\"user:*\"'"  "$TMP/scan-user"   --scan --quoted-pattern '"user:*"'
+expect_scan "--scan --pattern 'user:1?'"           "$TMP/scan-user1x" --scan --pattern 'user:1?'
+expect_scan "--scan (every key)"                   "$TMP/scan-all"    --scan
+expect_scan "--scan --pattern matching nothing"    "$TMP/scan-none"   --scan --pattern 'nobody:*'
+# --count came with redis-cli 7.2; older ones refuse it.
+if redis-cli --help 2>&1 | grep -q -- '--count'; then
+    expect_scan "--scan --pattern 'user:*' --count 1000" "$TMP/scan-user" --scan --pattern 'user:*' --count 1000
+    expect_scan "--scan --pattern 'user:*' --count 1" "$TMP/scan-user" --scan --pattern 'user:*' --count 1
+    expect_scan "--scan --pattern 'user:1?' --count 100" "$TMP/scan-user1x" --scan --pattern 'user:1?' --count 100
+else
+    echo "skip  --scan --count: $(redis-cli --version) has no --count (redis-cli 7.2 added it)"
+fi
+
+# scan_loop PATTERN COUNT: SCAN cursor MATCH PATTERN COUNT COUNT from cursor 0 to cursor 0, one
+# redis-cli call each (raw output: the cursor, then the keys), printing the keys.
+scan_loop() {
+    local cursor=0 calls=0 out
+    while :; do
+        out=$(cli -n 14 scan "$cursor" match "$1" count "$2") || return 1
+        cursor=${out%%$'\n'*}
+        [[ "$out" == *$'\n'* ]] && printf '%s\n' "${out#*$'\n'}"
+        calls=$((calls + 1))
+        [[ "$cursor" =~ ^[0-9]+$ ]] || { echo "bad cursor: $out"; return 1; }
+        [[ "$cursor" == 0 || $calls -ge 100000 ]] && return 0
+    done
+}
+for count in 100 1000; do
+    scan_loop 'user:*' "$count" >"$TMP/scan-loop"
+    lines=$(wc -l <"$TMP/scan-loop")
+    if sort -u "$TMP/scan-loop" | cmp -s - "$TMP/scan-user"; then
+        pass "SCAN MATCH 'user:*' COUNT $count, cursor by cursor ($lines lines)"
+    else
+        fail "SCAN MATCH 'user:*' COUNT $count, cursor by cursor" "the 1500 user: keys" "$(sort -u "$TMP/scan-loop" | comm -3 - "$TMP/scan-user" | head -3 | tr '\n' ' ')"
+    fi
+done
+expect "flushdb after --scan" "OK"            -n 14 flushdb
 
 cli del smoke:k smoke:n smoke:a smoke:b smoke:text smoke:bin smoke:sp smoke:f smoke:inline smoke:nl >/dev/null
 echo "cli smoke: $passed passed, $failed failed"
