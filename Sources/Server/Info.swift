@@ -173,6 +173,7 @@ struct Info {
     /// for its output (it stops reading it instead).
     private func statsSection() -> String {
         let st = server.keyspace.stats()
+        let exceeded = server.keyspace.evictionExceeded
         let hits = st.keyspaceHits, misses = st.keyspaceMisses
         let rate = hits + misses == 0 ? "0.00" : format2(Double(hits) * 100 / Double(hits + misses))
         let ops = server.total(.commandsProcessed)
@@ -192,8 +193,12 @@ struct Info {
             ("rejected_connections", String(server.total(.rejectedConnections))),
             ("sync_full", "0"), ("sync_partial_ok", "0"), ("sync_partial_err", "0"),
             ("expired_keys", String(st.expiredKeys)),
+            ("expired_stale_perc", format2(server.keyspace.expiredStalePercent)),
+            ("expired_time_cap_reached_count", String(server.keyspace.expireTimeCapReached.load(ordering: .relaxed))),
             ("expire_cycle_cpu_milliseconds", String(server.expireCycleMicros.load(ordering: .relaxed) / 1000)),
             ("evicted_keys", String(st.evictedKeys)), ("evicted_clients", "0"),
+            ("total_eviction_exceeded_time", String(exceeded.total)),
+            ("current_eviction_exceeded_time", String(exceeded.current)),
             ("keyspace_hits", String(hits)), ("keyspace_misses", String(misses)),
             ("keyspace_hit_rate", rate),
             ("pubsub_channels", "0"), ("pubsub_patterns", "0"), ("pubsubshard_channels", "0"),

@@ -89,8 +89,31 @@ extension Keyspace {
     @inline(__always)
     public func evictIfNeeded(budgetUs: Int64 = 1000) -> EvictionResult {
         let limit = maxmemory.load(ordering: .relaxed)
-        if limit == 0 || usedMemory <= limit { return .ok }
-        return evict(limit: limit, budgetUs: budgetUs)
+        if limit == 0 || usedMemory <= limit {
+            if evictionExceededSince.load(ordering: .relaxed) != 0 { endExceeded() }
+            return .ok
+        }
+        let r = evict(limit: limit, budgetUs: budgetUs)
+        if r == .ok {
+            endExceeded()
+        } else if evictionExceededSince.load(ordering: .relaxed) == 0 {
+            // Over the limit after this call: the time until it is under again is counted.
+            _ = evictionExceededSince.compareExchange(expected: 0, desired: monotonicMs(), ordering: .relaxed)
+        }
+        return r
+    }
+
+    @inline(never)
+    func endExceeded() {
+        let since = evictionExceededSince.exchange(0, ordering: .relaxed)
+        if since != 0 { evictionExceededMs.add(monotonicMs() - since, ordering: .relaxed) }
+    }
+
+    /// INFO current_eviction_exceeded_time (ms) and total_eviction_exceeded_time (ms).
+    public var evictionExceeded: (current: Int64, total: Int64) {
+        let since = evictionExceededSince.load(ordering: .relaxed)
+        let current = since == 0 ? 0 : monotonicMs() - since
+        return (current, evictionExceededMs.load(ordering: .relaxed) + current)
     }
 
     @inline(never)

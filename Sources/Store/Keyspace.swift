@@ -126,29 +126,55 @@ public final class Keyspace: @unchecked Sendable {
         memoryTotal.bytes.load(ordering: .relaxed) + otherMemory.load(ordering: .relaxed)
     }
 
-    /// One round of active expiry: each shard, each database, up to `budgetPerShard` slots,
-    /// one shard lock at a time so requests are never stalled for long. Returns keys removed.
+    /// One round of active expiry: each shard, each database, up to 16 steps of
+    /// `budgetPerShard` due records, one shard lock at a time so requests are never stalled
+    /// for long. Returns keys removed. Afterwards `expiredStalePercent` says how many keys
+    /// with a TTL are past their deadline and still here (INFO expired_stale_perc), and
+    /// `expireTimeCapReached` counts rounds that stopped with work left.
     @discardableResult
     public func activeExpireCycle(budgetPerShard: Int = 4096) -> Int {
         var removed = 0
         if !activeExpireEnabled { return 0 }
+        var backlog = 0, volatile = 0
+        var capped = false
         for s in shards {
             s.lock()
             let now = clock.nowMs()
             for db in 0..<databases {
-                // Keep sweeping a table while most of what we visit is expired.
                 var rounds = 0
-                while rounds < 16 {
-                    let (visited, r) = s.sweepExpired(db: db, now: now, budget: budgetPerShard)
+                while true {
+                    let (looked, r) = s.sweepExpired(db: db, now: now, budget: budgetPerShard)
                     removed += r
                     rounds += 1
-                    if visited == 0 || r * 4 < visited { break }
+                    if looked < budgetPerShard { break }
+                    if rounds == 16 {
+                        capped = true
+                        break
+                    }
+                }
+                if let t = s.existingTable(db) {
+                    backlog += t.expiredBacklog(now: now)
+                    volatile += t.volatileCount
                 }
             }
             s.unlock()
         }
+        expiredStaleBasisPoints.store(volatile == 0 ? 0 : min(backlog, volatile) * 10_000 / volatile, ordering: .relaxed)
+        if capped { expireTimeCapReached.add(1, ordering: .relaxed) }
         return removed
     }
+
+    /// INFO expired_stale_perc, in hundredths of a percent.
+    public var expiredStalePercent: Double { Double(expiredStaleBasisPoints.load(ordering: .relaxed)) / 100 }
+
+    let expiredStaleBasisPoints = Atomic<Int>(0)
+    /// Active expiry rounds that stopped at their cap with due keys left (INFO
+    /// expired_time_cap_reached_count).
+    public let expireTimeCapReached = Atomic<Int>(0)
+    /// Milliseconds used memory spent over maxmemory (INFO total_eviction_exceeded_time), and
+    /// since when it is over now (0 = not over).
+    public let evictionExceededMs = Atomic<Int64>(0)
+    public let evictionExceededSince = Atomic<Int64>(0)
 
     /// Entries freed since the heap was last trimmed.
     let freedSinceTrim = Atomic<Int>(0)

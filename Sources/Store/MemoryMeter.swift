@@ -48,7 +48,7 @@ extension Table {
             if e.kind != .string { n += e.object.memoryBytes }
             return true
         }
-        return n + (tags?.memoryBytes ?? 0)
+        return n + deadlines.measuredBytes + (tags?.memoryBytes ?? 0)
     }
 }
 

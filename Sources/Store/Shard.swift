@@ -6,8 +6,6 @@ public final class Shard: @unchecked Sendable {
     public let index: Int
     public let mutex = ShardLock()
     @usableFromInline var tables: [Table?]
-    /// Where the active-expiry sweep resumes, per database.
-    var expireCursor: [Int]
 
     public var stats = ShardStats()
     /// Clients blocked on this shard's keys (set once by the keyspace).
@@ -31,7 +29,6 @@ public final class Shard: @unchecked Sendable {
     init(index: Int, databases: Int, total: MemoryTotal = MemoryTotal()) {
         self.index = index
         tables = Array(repeating: nil, count: databases)
-        expireCursor = Array(repeating: 0, count: databases)
         meter = MemoryMeter(total: total)
         random = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1)
     }
@@ -218,30 +215,13 @@ public final class Shard: @unchecked Sendable {
         dropTable(db)
     }
 
-    /// Removes up to `budget` expired keys of db starting where the last sweep stopped.
-    /// Returns (slots visited, keys removed).
+    /// Removes up to `budget` expired keys of db, found through the table's deadline index
+    /// (no other key is looked at). Returns (records looked at, keys removed).
     func sweepExpired(db: Int, now: Int64, budget: Int) -> (Int, Int) {
-        guard let t = tables[db], t.volatileCount > 0 else { return (0, 0) }
-        var i = expireCursor[db] & t.mask
-        var visited = 0
-        var removed = 0
-        let limit = min(budget, t.capacity)
-        while visited < limit {
-            if let p = t.pointer(i) {
-                let d = Entry(p).deadline
-                if d != 0 && d <= now {
-                    expire(t, i, db: db)
-                    removed += 1
-                    visited += 1
-                    continue // the hole may have been refilled by a later entry
-                }
-            }
-            i = (i + 1) & t.mask
-            visited += 1
-        }
-        expireCursor[db] = i
+        guard let t = tables[db], t.volatileCount > 0 || t.deadlines.records > 0 else { return (0, 0) }
+        let r = t.expireDue(now: now, budget: budget) { slot in expire(t, slot, db: db) }
         if t.count == 0 { dropTable(db) } else { t.shrinkIfSparse() }
-        return (visited, removed)
+        return r
     }
 }
 

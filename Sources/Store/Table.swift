@@ -20,6 +20,9 @@ public final class Table {
     /// Bytes the aggregates behind this table's entries hold (each counted as of its last
     /// settle, see settle(_:)).
     var objectBytes = 0 { didSet { meter?.add(objectBytes &- oldValue) } }
+    /// Where active expiry finds due keys (DeadlineIndex.swift) and the bytes it holds.
+    var deadlines = DeadlineIndex()
+    var deadlineBytes = 0 { didSet { meter?.add(deadlineBytes &- oldValue) } }
     /// The keys' tags; nil while no key of this table has any (untagged tables pay nothing).
     public internal(set) var tags: TagIndex? {
         didSet {
@@ -34,14 +37,14 @@ public final class Table {
         didSet {
             if oldValue === meter { return }
             // The tag index moves its own bytes when its meter changes.
-            oldValue?.add(-(entryBytes + objectBytes))
-            meter?.add(entryBytes + objectBytes)
+            oldValue?.add(-(entryBytes + objectBytes + deadlineBytes))
+            meter?.add(entryBytes + objectBytes + deadlineBytes)
             tags?.meter = meter
         }
     }
 
     /// Bytes malloc holds for entries, slots, aggregates and the tag index.
-    public var memoryBytes: Int { entryBytes + objectBytes + (tags?.memoryBytes ?? 0) }
+    public var memoryBytes: Int { entryBytes + objectBytes + deadlineBytes + (tags?.memoryBytes ?? 0) }
 
     // S3-FIFO state (maxmemory-policy allkeys-s3fifo, see S3FIFO.swift).
     /// Entries in the main queue (policy bit 2); maintained while `s3fifo` is on.
@@ -110,7 +113,10 @@ public final class Table {
         while slots[i] != 0 { i = (i + 1) & mask }
         slots[i] = Table.word(e)
         count += 1
-        if e.hasDeadline { volatileCount += 1 }
+        if e.hasDeadline {
+            volatileCount += 1
+            indexDeadline(e)
+        }
         entryBytes += e.allocatedSize
         adopt(e)
     }
@@ -128,7 +134,10 @@ public final class Table {
         account(removing: old)
         release(old)
         slots[slot] = Table.word(e)
-        if e.hasDeadline { volatileCount += 1 }
+        if e.hasDeadline {
+            volatileCount += 1
+            indexDeadline(e)
+        }
         entryBytes += e.allocatedSize
         adopt(e)
         if old.raw != e.raw { old.free() }
@@ -168,16 +177,38 @@ public final class Table {
 
     /// Call before changing an entry in place (deadline, size) and `didUpdate` after, so the
     /// volatile count and memory figures stay true.
-    @inline(__always) public func willUpdate(_ e: Entry) { account(removing: e) }
+    @inline(__always) public func willUpdate(_ e: Entry) {
+        lastUpdatedDeadline = e.deadline
+        account(removing: e)
+    }
+    /// The deadline an entry had when willUpdate was called (didUpdate indexes only a change).
+    var lastUpdatedDeadline: Int64 = 0
     @inline(__always) public func didUpdate(_ e: Entry, at slot: Int) {
+        let moved = slots[slot] & Table.pointerBits != UInt(bitPattern: e.raw)
         slots[slot] = Table.word(e)
-        if e.hasDeadline { volatileCount += 1 }
+        if e.hasDeadline {
+            volatileCount += 1
+            // A new deadline or a moved block needs a record; an unchanged one has one.
+            if moved || e.deadline != lastUpdatedDeadline { indexDeadline(e) }
+        }
         entryBytes += e.allocatedSize
     }
 
     @inline(__always) func account(removing e: Entry) {
-        if e.hasDeadline { volatileCount -= 1 }
+        if e.hasDeadline {
+            volatileCount -= 1
+            // No key with a deadline left: no record is of use (they would wait to go stale).
+            if volatileCount == 0 && deadlines.records > 0 && !sweepingDeadlines { clearDeadlines() }
+        }
         entryBytes -= e.allocatedSize
+    }
+
+    /// True while expireDue walks the index (it clears it itself when done).
+    var sweepingDeadlines = false
+
+    func clearDeadlines() {
+        deadlines.removeAll()
+        deadlineBytes = 0
     }
 
     /// Removes the entry at slot and returns it without freeing it. Its tags are dropped from
@@ -225,6 +256,8 @@ public final class Table {
         volatileCount = 0
         mainCount = 0
         objectBytes = 0
+        deadlines.removeAll()
+        deadlineBytes = 0
         entryBytes = capacity * 8
         tags?.removeAll()
         tags = nil

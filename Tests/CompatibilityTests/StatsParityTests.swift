@@ -308,10 +308,6 @@ final class StatsParityTests: XCTestCase {
                   "used_memory_vm_functions", "used_memory_vm_total", "used_memory_vm_total_human",
                   "used_memory_functions", "evicted_scripts"] { m[f] = "no scripting engine" }
         m["rdb_changes_since_last_save"] = "no snapshot, so no count of changes since one"
-        m["expired_stale_perc"] = "no sampling expiry: a deadline index removes expired keys"
-        m["expired_time_cap_reached_count"] = "no sampling expiry: a deadline index removes expired keys"
-        m["total_eviction_exceeded_time"] = "no eviction yet"
-        m["current_eviction_exceeded_time"] = "no eviction yet"
         for f in ["total_reads_processed", "total_writes_processed", "reply_buffer_shrinks", "reply_buffer_expands",
                   "clients_in_timeout_table", "client_query_buffer_limit_disconnections", "watching_clients",
                   "total_watched_keys", "total_blocking_keys", "total_blocking_keys_on_nokey", "eventloop_cycles",

@@ -62,8 +62,8 @@ final class EvictionTests: XCTestCase {
             let evicted = Int(both.components(separatedBy: "evicted_keys:")[1].prefix { $0.isNumber }) ?? -1
             XCTAssertGreaterThan(evicted, 10_000, policy)
             XCTAssertEqual(keys + evicted, 20_000, policy)
-            // Eviction stops near the limit: most of the 2 MB still holds keys (~470 B each).
-            XCTAssertGreaterThan(keys, 3_500, policy)
+            // Eviction stops near the limit: most of the 2 MB still holds keys (~470-490 B each).
+            XCTAssertGreaterThan(keys, 3_000, policy)
         }
     }
 
