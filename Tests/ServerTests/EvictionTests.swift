@@ -15,7 +15,7 @@ final class EvictionTests: XCTestCase {
 
     /// The value of an integer reply (":123\r\n").
     func integer(_ reply: String) -> Int {
-        Int(reply.utf8.dropFirst().prefix { $0 != UInt8(ascii: "\r") }.map { Character(UnicodeScalar($0)) }.reduce("") { $0 + String($1) }) ?? Int.min
+        Int(String(reply.dropFirst().prefix { $0.isNumber || $0 == "-" })) ?? Int.min
     }
 
     /// Sends n SETs of `size`-byte values in one pipeline; returns the replies.
