@@ -23,7 +23,7 @@ public final class Keyspace: @unchecked Sendable {
     /// maxmemory in bytes (0 = no limit); read before every command.
     public let maxmemory = Atomic<Int>(0)
     /// Policy, samples and the sampled policies' candidate pool.
-    let eviction = Mutex(EvictionState())
+    let eviction = Locked(EvictionState())
     /// Where the next eviction looks first (round robin over shards).
     let evictionCursor = Atomic<Int>(0)
 
