@@ -17,6 +17,8 @@
 #   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server
 #   reference  python (redis-py 8) and cli against a real redis-server started on a free port:
 #              proves the tests expect what Redis does
+#   tsan       the server tests that drive several event loops at once, built with
+#              ThreadSanitizer (.build-tsan); any race report fails the suite
 #
 # Environment: CI=true turns "cannot install X" into a failure instead of a skip;
 # TAGCACHE_BUILD=release tests a release build of tagcache-server (default: debug).
@@ -35,12 +37,12 @@ BUILD_CONFIG=${TAGCACHE_BUILD:-debug}
 RUN_START=$(date +%s)
 
 # ---- arguments -------------------------------------------------------------------------------
-ALL_SUITES=(swift python cli reference)
+ALL_SUITES=(swift tsan python cli reference)
 WANTED=()
 NO_REFERENCE=""
 for arg in "$@"; do
     case "$arg" in
-        swift | python | cli | reference) WANTED+=("$arg") ;;
+        swift | tsan | python | cli | reference) WANTED+=("$arg") ;;
         --no-reference) NO_REFERENCE=1 ;;
         -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
@@ -406,6 +408,42 @@ EOF
     fi
     [[ $((p + f + k)) -eq 0 ]] && { echo "swift test ran no test"; f=1; }
     record "swift test" "$p" "$f" "$k" "$(elapsed_since "$t")"
+fi
+
+# ---- ThreadSanitizer ---------------------------------------------------------------------------
+# The server tests whose clients run on several event loops at once (CONFIG SET, CLIENT KILL and
+# blocking pops across loops among them), in a build instrumented for data races. Shared state
+# uses Locked/ShardLock (pthread) and Atomic, which ThreadSanitizer sees; Synchronization's Mutex
+# it cannot see (raw futex), so the project does not use it.
+TSAN_TESTS="ServerTests.(BlockingTests|ConnectionCommandsTests|LimitsTests|ServerSmokeTests|TestClockTests|TransactionAtomicityTests|SharedStateTests)"
+if wants tsan && command -v swift >/dev/null; then
+    section "swift test under ThreadSanitizer"
+    t=$(date +%s)
+    tsan_log="$LOGS/tsan.log"
+    if ! swift build --build-tests --sanitize=thread --scratch-path "$ROOT/.build-tsan" >"$LOGS/tsan-build.log" 2>&1; then
+        grep -E "error:" "$LOGS/tsan-build.log" | sort -u | head -10
+        record "tsan" 0 1 0 "build failed (log: .build/test-logs/tsan-build.log)"
+    else
+        TSAN_OPTIONS="halt_on_error=0 history_size=4" timeout 480 swift test --skip-build --sanitize=thread \
+            --scratch-path "$ROOT/.build-tsan" --filter "$TSAN_TESTS" >"$tsan_log" 2>&1
+        rc=$?
+        races=$(grep -c "WARNING: ThreadSanitizer" "$tsan_log")
+        p=$(grep -cE "^Test Case '.*' passed" "$tsan_log")
+        f=$(grep -cE "^Test Case '.*' failed" "$tsan_log")
+        grep -E ": error: |Test Case '.*' failed" "$tsan_log" | cut -c1-240 | head -20
+        if [[ $races -gt 0 ]]; then
+            echo "ThreadSanitizer reported $races race(s); the first:"
+            grep -m1 -A20 "WARNING: ThreadSanitizer" "$tsan_log" | grep -E "WARNING|#[0-3] |Previous" | cut -c1-200
+            f=$((f + 1))
+        elif [[ $rc -ne 0 && $f -eq 0 ]]; then
+            echo "swift test under ThreadSanitizer exited $rc; the log ends:"
+            tail -10 "$tsan_log"
+            f=1
+        fi
+        [[ $((p + f)) -eq 0 ]] && { echo "the ThreadSanitizer run ran no test"; f=1; }
+        echo "$p tests passed under ThreadSanitizer, $races race reports"
+        record "tsan (server tests, several loops)" "$p" "$f" 0 "$(elapsed_since "$t")"
+    fi
 fi
 
 # ---- python clients and redis-cli against TagCache --------------------------------------------
