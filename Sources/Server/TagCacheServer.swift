@@ -9,6 +9,7 @@ import Synchronization
 /// A running TagCache: listener, event loops, background timers, configuration. Start one
 /// in-process (tests, embedding) with `TagCacheServer(config:)` and `start()`, which returns
 /// the bound port (`port 0` picks a free one).
+// @unchecked Sendable: its vars are set in init/start() before listeners, loops and timers run, or only on the accept queue; what changes later is Atomic, Locked or a published ServerSettings.
 public final class TagCacheServer: @unchecked Sendable {
     public let config: Config
     public let keyspace: Keyspace
@@ -32,12 +33,12 @@ public final class TagCacheServer: @unchecked Sendable {
     let prefixStats = KeyPrefixStats()
     /// Microseconds spent in active expiry (INFO expire_cycle_cpu_milliseconds).
     let expireCycleMicros = Atomic<Int>(0)
-    /// Bytes in use once the server had started (INFO used_memory_startup).
-    private(set) var startupMemory = 0
+    /// Bytes in use once the server had started (INFO used_memory_startup), as the keyspace
+    /// counts them toward maxmemory.
+    var startupMemory: Int { keyspace.otherMemory.load(ordering: .relaxed) }
     private var metrics: MetricsEndpoint?
     /// The port /metrics is served on (after start; 0 when metrics-port is 0).
     public private(set) var metricsPort = 0
-    private var prefixSeparator: UInt8 = UInt8(ascii: ":")
     private let finished = DispatchSemaphore(value: 0)
 
     /// The port actually bound (after start).
@@ -48,43 +49,32 @@ public final class TagCacheServer: @unchecked Sendable {
     /// Called once the server has stopped after SHUTDOWN or a signal (the executable exits 0).
     public var onShutdown: (@Sendable () -> Void)?
     /// Rates and peaks INFO reports, sampled by the cron.
-    private(set) var runtime: ServerRuntime!
+    let runtime: ServerRuntime
 
-    // Limits read on the request path (plain fields; CONFIG SET updates them).
-    var protocolLimits: ProtocolLimits
-    var queryBufferLimit: Int
-    var outputBackpressure: Int
-    var maxClients: Int
-    var idleTimeoutSeconds: Int
-    private(set) var requirePassBytes: [UInt8]?
+    /// The directives read while serving (limits, password, timeouts), published as a whole
+    /// by CONFIG SET; event loops keep a copy they refresh when its generation moves.
+    let settings: SettingsCell
 
     public init(config: Config = Config()) {
         self.config = config
         keyspace = Keyspace(shards: config.int("shards"), databases: config.int("databases"))
         commands = CommandTable.standard()
-        protocolLimits = ProtocolLimits()
-        queryBufferLimit = 0
-        outputBackpressure = 0
-        maxClients = 0
-        idleTimeoutSeconds = 0
+        settings = SettingsCell(ServerSettings(config))
         startedWallMs = keyspace.clock.nowMs()
         runId = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        runtime = ServerRuntime(startedMonotonicMs: startedMonotonicMs)
         applyConfig()
-        runtime = ServerRuntime(server: self)
     }
 
-    /// Re-reads the directives the running server caches.
+    /// Re-reads the directives the running server caches and publishes them (callers hold
+    /// every shard lock, or run before the server starts).
     func applyConfig() {
-        protocolLimits = ProtocolLimits(maxBulkLength: config.int("proto-max-bulk-len"),
-                                        maxMultibulkLength: config.int("proto-max-multibulk-len"))
-        queryBufferLimit = config.int("client-query-buffer-limit")
-        outputBackpressure = config.int("client-output-backpressure")
-        maxClients = config.int("maxclients")
-        idleTimeoutSeconds = config.int("timeout")
-        let p = config.get("requirepass")
-        requirePassBytes = p.isEmpty ? nil : Array(p.utf8)
+        let previous = settings.value
+        let next = ServerSettings(config)
+        settings.publish(next)
         log.level = Log.parseLevel(config.get("loglevel")) ?? .notice
-        applyStatsConfig()
+        if next.prefixSeparator != previous.prefixSeparator { prefixStats.reset() }
+        applyStatsConfig(next)
         keyspace.configureEviction(maxmemory: config.int("maxmemory"),
                                    policy: EvictionPolicy(rawValue: config.get("maxmemory-policy")) ?? .noeviction,
                                    samples: config.int("maxmemory-samples"),
@@ -92,19 +82,25 @@ public final class TagCacheServer: @unchecked Sendable {
                                    lfuDecayMinutes: config.int("lfu-decay-time"))
     }
 
+    /// Stores CONFIG SET's checked values and applies them, one CONFIG SET at a time, so what
+    /// is published and applied is the last write's whichever loops run two at once. Every
+    /// shard lock is what serialises them, as for EXEC: a CONFIG SET inside EXEC already holds
+    /// them (they are recursive), and applying takes them anyway (eviction settings), so any
+    /// other lock here would be taken in the opposite order by one of the two.
+    func storeAndApply(_ normalized: [(String, String)]) {
+        keyspace.lockAll()
+        defer { keyspace.unlockAll() }
+        config.store(normalized)
+        applyConfig()
+    }
+
     /// Hands the statistics directives to the loops (read on their request path) and the slow log.
-    private func applyStatsConfig() {
-        let separator = config.get("stats-prefix-separator").utf8.first ?? UInt8(ascii: ":")
-        if separator != prefixSeparator {
-            prefixSeparator = separator
-            prefixStats.reset()
-        }
+    private func applyStatsConfig(_ s: ServerSettings) {
         let tracking = config.bool("latency-tracking")
         let slower = config.int("slowlog-log-slower-than")
-        let prefixes = config.int("stats-prefixes-max")
         for l in loops {
-            l.counters.configure(latencyTracking: tracking, slowlogMicroseconds: slower, prefixSeparator: separator,
-                                 prefixes: prefixes)
+            l.counters.configure(latencyTracking: tracking, slowlogMicroseconds: slower, prefixSeparator: s.prefixSeparator,
+                                 prefixes: s.prefixesMax)
         }
         slowlog.setMaxLength(config.int("slowlog-max-len"))
     }
@@ -147,7 +143,7 @@ public final class TagCacheServer: @unchecked Sendable {
         if n == 0 { n = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 64)) }
         loops = (0..<n).map { EventLoop(index: $0, server: self, commandSlots: commands.allSpecs.count) }
         for l in loops { l.counters.slowlog = slowlog }
-        applyStatsConfig()
+        applyStatsConfig(settings.value)
         for l in loops { l.start() }
         let metricsWanted = config.int("metrics-port")
         if metricsWanted > 0 {
@@ -177,8 +173,7 @@ public final class TagCacheServer: @unchecked Sendable {
         }
         log.notice("Running mode=standalone, port=\(port).")
         if metricsPort > 0 { log.notice("Serving Prometheus metrics on port \(metricsPort) (GET /metrics).") }
-        startupMemory = Int(tc_malloc_used())
-        keyspace.otherMemory.store(startupMemory, ordering: .relaxed)
+        keyspace.otherMemory.store(Int(tc_malloc_used()), ordering: .relaxed)
         log.notice("Server initialized")
         log.notice("Ready to accept connections tcp")
         return port
@@ -205,25 +200,26 @@ public final class TagCacheServer: @unchecked Sendable {
             let fd = tc_accept(listenFd, &addr, 64, &peerPort)
             if fd < 0 { return }
             let now = keyspace.clock.nowMs()
-            if registry.count >= maxClients {
+            let current = settings.value
+            if registry.count >= current.maxClients {
                 let msg = "-ERR max number of clients reached\r\n"
                 _ = msg.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
                 Glibc.close(fd)
                 loops[0].counters.add(.rejectedConnections, 1)
                 continue
             }
-            let ka = config.int("tcp-keepalive")
-            if ka > 0 { _ = tc_set_keepalive(fd, Int32(ka)) }
-            let client = ClientState(id: registry.newId(), authenticated: requirePassBytes == nil, now: now)
+            if current.tcpKeepalive > 0 { _ = tc_set_keepalive(fd, Int32(current.tcpKeepalive)) }
             let host = String(cString: addr)
-            client.address = host.contains(":") ? "[\(host)]:\(peerPort)" : "\(host):\(peerPort)"
             var laddr = [CChar](repeating: 0, count: 64)
             var lport: Int32 = 0
+            var local = ""
             if tc_sock_name(fd, 0, &laddr, 64, &lport) == 0 {
                 let lh = String(cString: laddr)
-                client.localAddress = lh.contains(":") ? "[\(lh)]:\(lport)" : "\(lh):\(lport)"
+                local = lh.contains(":") ? "[\(lh)]:\(lport)" : "\(lh):\(lport)"
             }
-            client.fd = fd
+            let client = ClientState(id: registry.newId(), authenticated: current.requirePass == nil, now: now, fd: fd,
+                                     address: host.contains(":") ? "[\(host)]:\(peerPort)" : "\(host):\(peerPort)",
+                                     localAddress: local)
             let loop = loops[nextLoop % loops.count]
             nextLoop &+= 1
             loop.counters.add(.connectionsReceived, 1)
@@ -239,11 +235,12 @@ public final class TagCacheServer: @unchecked Sendable {
         let expired = keyspace.activeExpireCycle()
         keyspace.trimHeapIfWorthIt(freed: expired)
         expireCycleMicros.add(Int(monotonicUs() - t0), ordering: .relaxed)
-        runtime.tick()
-        prefixStats.step(self, separator: prefixSeparator, limit: config.int("stats-prefixes-max"))
-        if idleTimeoutSeconds > 0 {
+        runtime.tick(self)
+        let current = settings.value
+        prefixStats.step(self, separator: current.prefixSeparator, limit: current.prefixesMax)
+        if current.idleTimeoutSeconds > 0 {
             let now = keyspace.clock.nowMs()
-            let limit = Int64(idleTimeoutSeconds) * 1000
+            let limit = Int64(current.idleTimeoutSeconds) * 1000
             registry.withClients { list in
                 for c in list where now - c.client.lastInteractionMs > limit && c.client.multi == nil {
                     c.client.killed = true
