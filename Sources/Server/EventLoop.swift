@@ -52,14 +52,27 @@ final class EventLoop: @unchecked Sendable {
 
     deinit {
         events.deallocate()
-        Glibc.close(epfd)
-        Glibc.close(wakeFd)
+        if !started {
+            Glibc.close(epfd)
+            Glibc.close(wakeFd)
+        }
     }
+
+    /// Once started, the descriptors are closed by the source's cancel handler: Dispatch may
+    /// watch the epoll descriptor until then, and a number it still watches that is reused by
+    /// the next server in the process (tests start one per test) loses that server's wake-ups.
+    private var started = false
 
     func start() {
         let s = DispatchSource.makeReadSource(fileDescriptor: epfd, queue: queue)
         s.setEventHandler { [unowned self] in self.drain() }
+        let ep = epfd, wake = wakeFd
+        s.setCancelHandler {
+            Glibc.close(ep)
+            Glibc.close(wake)
+        }
         source = s
+        started = true
         s.resume()
     }
 
