@@ -7,16 +7,24 @@ import Synchronization
 final class ClientRegistry: Sendable {
     private let byId = Locked<[Int: PublishedConnection]>([:])
     private let nextId = Atomic<Int>(1)
-    /// Connected clients, without taking the lock (the listener checks maxclients per accept).
+    /// Clients admitted by the listener and not yet gone: counted at accept, before their loop
+    /// registers them, so a burst of connections cannot overshoot maxclients.
     private let live = Atomic<Int>(0)
 
     func newId() -> Int { nextId.add(1, ordering: .relaxed).oldValue }
 
     var count: Int { live.load(ordering: .relaxed) }
 
+    /// Counts one more client unless that would exceed maxClients (the listener's queue only).
+    func admit(maxClients: Int) -> Bool {
+        if live.add(1, ordering: .relaxed).newValue <= maxClients { return true }
+        live.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    /// An admitted client's connection, now served by its loop.
     func add(_ c: PublishedConnection) {
-        let replaced = byId.withLock { $0.updateValue(c, forKey: c.client.id) }
-        if replaced == nil { live.add(1, ordering: .relaxed) }
+        byId.withLock { $0[c.client.id] = c }
     }
 
     func remove(_ c: PublishedConnection) {

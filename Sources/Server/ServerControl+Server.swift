@@ -155,6 +155,9 @@ extension TagCacheServer: ServerControl {
                 if pending.updateValue(v, forKey: d.name) == nil { order.append(d.name) }
             }
         }
+        // Redis raises the open-file limit when it applies maxclients, and fails the whole set
+        // when the limit cannot be raised enough.
+        if let m = pending["maxclients"], let refusal = maxClientsRefusal(m) { return refusal }
         // Every value was checked first, so the whole set applies or none of it does.
         storeAndApply(order.map { ($0, pending[$0] ?? "") })
         return nil

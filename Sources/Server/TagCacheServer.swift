@@ -18,8 +18,9 @@ public final class TagCacheServer: @unchecked Sendable {
     let registry = ClientRegistry()
     let errorStats = ErrorStats()
     private(set) var loops: [EventLoop] = []
-    private var listeners: [(fd: Int32, source: DispatchSourceRead)] = []
-    private let acceptQueue = DispatchQueue(label: "tagcache.accept")
+    private let listener = Listener()
+    /// Descriptors kept for the server itself, out of RLIMIT_NOFILE (set by start()).
+    private var reservedDescriptors = FileLimits.minReserved
     private let cronQueue = DispatchQueue(label: "tagcache.cron")
     private var cron: DispatchSourceTimer?
     private var signalSources: [DispatchSourceSignal] = []
@@ -107,11 +108,40 @@ public final class TagCacheServer: @unchecked Sendable {
 
     public enum StartError: Error, CustomStringConvertible {
         case listen(String, Int, String)
+        /// The open-file limit leaves no room for clients (Redis exits with this).
+        case openFiles(String)
         public var description: String {
             switch self {
             case let .listen(host, port, why): return "Could not create server TCP listening socket \(host):\(port): \(why)"
+            case let .openFiles(message): return message
             }
         }
+    }
+
+    /// At start, as Redis's adjustOpenFilesLimit: raises RLIMIT_NOFILE to maxclients plus the
+    /// descriptors the server keeps for itself, or lowers maxclients to fit and says so.
+    private func fitMaxClientsToFileLimit(eventLoops: Int, metrics: Bool) throws {
+        reservedDescriptors = FileLimits.reserved(eventLoops: eventLoops, metrics: metrics)
+        let asked = config.int("maxclients")
+        let outcome = FileLimits.adjust(maxClients: asked, reserved: reservedDescriptors)
+        if let fatal = outcome.fatal { throw StartError.openFiles(fatal) }
+        for w in outcome.warnings { log.warning(w) }
+        if let n = outcome.notice { log.notice(n) }
+        if outcome.maxClients != asked {
+            config.store([("maxclients", String(outcome.maxClients))])
+            applyConfig()
+        }
+    }
+
+    /// CONFIG SET maxclients: the error Redis gives when the open-file limit cannot be raised
+    /// enough (nothing is changed then), or nil.
+    func maxClientsRefusal(_ value: String) -> String? {
+        guard let asked = Int(value) else { return nil }
+        let outcome = FileLimits.adjust(maxClients: asked, reserved: reservedDescriptors)
+        if let n = outcome.notice { log.notice(n) }
+        if outcome.maxClients == asked && outcome.fatal == nil { return nil }
+        let fits = outcome.fatal == nil ? outcome.maxClients : settings.value.maxClients
+        return "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with \(fits)"
     }
 
     /// Binds, starts the event loops and timers; returns the bound port.
@@ -120,45 +150,29 @@ public final class TagCacheServer: @unchecked Sendable {
         if !config.get("logfile").isEmpty && !log.setFile(config.get("logfile")) {
             log.warning("Can't open the log file \(config.get("logfile"))")
         }
-        let wanted = config.int("port")
-        var bound = wanted
-        let hosts = config.get("bind").split(separator: " ").map { String($0) }
-        for host in hosts.isEmpty ? ["127.0.0.1"] : hosts {
-            let h = host.hasPrefix("-") ? String(host.dropFirst()) : host
-            var p: Int32 = 0
-            let fd = h.withCString { tc_listen($0, Int32(bound), Int32(config.int("tcp-backlog")), &p) }
-            if fd < 0 {
-                if host.hasPrefix("-") { continue }
-                for l in listeners { l.source.cancel(); Glibc.close(l.fd) }
-                listeners.removeAll()
-                throw StartError.listen(h, bound, String(cString: strerror(-fd)))
-            }
-            bound = Int(p)
-            let src = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
-            src.setEventHandler { [unowned self] in self.acceptAll(fd) }
-            listeners.append((fd, src))
-        }
-        port = bound
         var n = config.int("event-loops")
         if n == 0 { n = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 64)) }
+        let metricsWanted = config.int("metrics-port")
+        try fitMaxClientsToFileLimit(eventLoops: n, metrics: metricsWanted > 0)
+        let hosts = config.get("bind").split(separator: " ").map { String($0) }
+        port = try listener.bind(hosts: hosts.isEmpty ? ["127.0.0.1"] : hosts, port: config.int("port"),
+                                 backlog: config.int("tcp-backlog"))
         loops = (0..<n).map { EventLoop(index: $0, server: self, commandSlots: commands.allSpecs.count) }
         for l in loops { l.counters.slowlog = slowlog }
         applyStatsConfig(settings.value)
         for l in loops { l.start() }
-        let metricsWanted = config.int("metrics-port")
         if metricsWanted > 0 {
             let endpoint = MetricsEndpoint(server: self)
             do {
                 metricsPort = try endpoint.start(hosts: hosts.isEmpty ? ["127.0.0.1"] : hosts, port: metricsWanted)
                 metrics = endpoint
             } catch {
-                for l in listeners { l.source.cancel(); Glibc.close(l.fd) }
-                listeners.removeAll()
+                listener.closeUnstarted()
                 for l in loops { l.stop() }
                 throw error
             }
         }
-        for l in listeners { l.source.resume() }
+        listener.resume { [unowned self] fd in self.acceptAll(fd) }
         let interval = max(1, 1000 / max(1, config.int("hz")))
         let t = DispatchSource.makeTimerSource(queue: cronQueue)
         t.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(1))
@@ -198,14 +212,14 @@ public final class TagCacheServer: @unchecked Sendable {
         while true {
             var peerPort: Int32 = 0
             let fd = tc_accept(listenFd, &addr, 64, &peerPort)
-            if fd < 0 { return }
+            if fd < 0 {
+                listener.acceptFailed(listenFd, error: -fd, log: log) { reject($0) }
+                return
+            }
             let now = keyspace.clock.nowMs()
             let current = settings.value
-            if registry.count >= current.maxClients {
-                let msg = "-ERR max number of clients reached\r\n"
-                _ = msg.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-                Glibc.close(fd)
-                loops[0].counters.add(.rejectedConnections, 1)
+            if !registry.admit(maxClients: current.maxClients) {
+                reject(fd)
                 continue
             }
             if current.tcpKeepalive > 0 { _ = tc_set_keepalive(fd, Int32(current.tcpKeepalive)) }
@@ -225,6 +239,14 @@ public final class TagCacheServer: @unchecked Sendable {
             loop.counters.add(.connectionsReceived, 1)
             loop.adopt(fd: fd, client: client)
         }
+    }
+
+    /// A client there is no room for (maxclients, or no descriptor left): Redis's error, then close.
+    private func reject(_ fd: Int32) {
+        let msg = "-ERR max number of clients reached\r\n"
+        _ = msg.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        Glibc.close(fd)
+        loops[0].counters.add(.rejectedConnections, 1)
     }
 
     /// Background work, `hz` times a second: active expiry and idle-client timeouts.
@@ -254,10 +276,7 @@ public final class TagCacheServer: @unchecked Sendable {
     public func stop() {
         if stopping.exchange(true, ordering: .relaxed) { return }
         log.warning("User requested shutdown...")
-        acceptQueue.sync {
-            for l in listeners { l.source.cancel(); Glibc.close(l.fd) }
-            listeners.removeAll()
-        }
+        listener.stop()
         cron?.cancel()
         metrics?.stop()
         let group = DispatchGroup()
