@@ -22,6 +22,9 @@ final class ClientRegistry: Sendable {
         return false
     }
 
+    /// Takes back an admission (the client was refused after all).
+    func withdraw() { live.subtract(1, ordering: .relaxed) }
+
     /// An admitted client's connection, now served by its loop.
     func add(_ c: PublishedConnection) {
         byId.withLock { $0[c.client.id] = c }

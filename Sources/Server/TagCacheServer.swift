@@ -222,8 +222,13 @@ public final class TagCacheServer: @unchecked Sendable {
                 reject(fd)
                 continue
             }
-            if current.tcpKeepalive > 0 { _ = tc_set_keepalive(fd, Int32(current.tcpKeepalive)) }
             let host = String(cString: addr)
+            if ProtectedMode.refuses(enabled: current.protectedMode, passwordSet: current.requirePass != nil, peer: host) {
+                registry.withdraw()
+                reject(fd, ProtectedMode.denied)
+                continue
+            }
+            if current.tcpKeepalive > 0 { _ = tc_set_keepalive(fd, Int32(current.tcpKeepalive)) }
             var laddr = [CChar](repeating: 0, count: 64)
             var lport: Int32 = 0
             var local = ""
@@ -241,9 +246,9 @@ public final class TagCacheServer: @unchecked Sendable {
         }
     }
 
-    /// A client there is no room for (maxclients, or no descriptor left): Redis's error, then close.
-    private func reject(_ fd: Int32) {
-        let msg = "-ERR max number of clients reached\r\n"
+    /// A client refused at accept (maxclients, no descriptor left, protected mode): Redis's
+    /// error, then close.
+    private func reject(_ fd: Int32, _ msg: String = "-ERR max number of clients reached\r\n") {
         _ = msg.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         Glibc.close(fd)
         loops[0].counters.add(.rejectedConnections, 1)
