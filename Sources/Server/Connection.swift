@@ -52,6 +52,8 @@ final class Connection {
     func resume(with reply: [UInt8]) {
         guard !closed, client.blocked != nil else { return }
         client.blocked = nil
+        // Redis counts the reply written as an interaction: the idle timeout starts again.
+        client.lastInteractionMs = loop.server.keyspace.clock.nowMs()
         loop.server.blockedClients.subtract(1, ordering: .relaxed)
         output.append(reply)
         processInput()
@@ -182,7 +184,11 @@ final class Connection {
         }
     }
 
-    func onWritable() { flush() }
+    func onWritable() {
+        // Writing a reply the client is slow to take counts as an interaction, as in Redis.
+        client.lastInteractionMs = loop.nowMs
+        flush()
+    }
 
     func pauseReading() {
         if readPaused { return }

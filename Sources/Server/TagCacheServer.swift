@@ -265,14 +265,19 @@ public final class TagCacheServer: @unchecked Sendable {
         runtime.tick(self)
         let current = settings.value
         prefixStats.step(self, separator: current.prefixSeparator, limit: current.prefixesMax)
-        if current.idleTimeoutSeconds > 0 {
-            let now = keyspace.clock.nowMs()
-            let limit = Int64(current.idleTimeoutSeconds) * 1000
-            registry.withClients { list in
-                for c in list where now - c.client.lastInteractionMs > limit && c.client.multi == nil {
-                    c.client.killed = true
-                    shutdownSocket(c.fd)
-                }
+        if current.idleTimeoutSeconds > 0 { closeIdleClients(timeout: Int64(current.idleTimeoutSeconds)) }
+    }
+
+    /// `timeout`, as Redis's clientsCronHandleTimeout: a client idle more than that many whole
+    /// seconds is closed, inside MULTI too; a client blocked in BLPOP and friends never is
+    /// (replicas, masters and pub/sub clients, also spared by Redis, do not exist here).
+    private func closeIdleClients(timeout: Int64) {
+        let now = keyspace.clock.nowMs() / 1000
+        registry.withClients { list in
+            for c in list where !c.client.isParked && !c.client.killed && now - c.client.lastInteractionMs / 1000 > timeout {
+                log.verbose("Closing idle client")
+                c.client.killed = true
+                shutdownSocket(c.fd)
             }
         }
     }
