@@ -133,6 +133,11 @@ fi
 if wants python || wants reference; then
     python_ok || missing+=(python3 python3-venv)
 fi
+if wants swift; then
+    # prlimit (file-descriptor limits) and ip (protected mode from a non-loopback address).
+    command -v prlimit >/dev/null || missing+=(util-linux)
+    command -v ip >/dev/null || missing+=(iproute2)
+fi
 if [[ ${#missing[@]} -gt 0 ]]; then
     apt_install "${missing[@]}" || true
 fi

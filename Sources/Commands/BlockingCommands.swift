@@ -6,8 +6,8 @@ import Synchronization
 /// A client parked by BLPOP, BRPOP, BLMOVE or BRPOPLPUSH. It holds no thread: it sits in the
 /// wait lists of its keys' shards until a push makes one of them ready, its timeout fires, or
 /// it disconnects. Whoever flips `finished` first (server, timer, disconnect) owns the outcome.
-public final class BlockedClient: @unchecked Sendable {
-    public enum Operation {
+public final class BlockedClient: Sendable {
+    public enum Operation: Sendable {
         case pop(fromFront: Bool)
         case move(destination: [UInt8], fromFront: Bool, toFront: Bool)
     }

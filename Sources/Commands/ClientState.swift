@@ -1,50 +1,124 @@
 import RESP
 import Store
+import Synchronization
 
 /// What the server knows about one client across commands: selected database, name, auth,
 /// transaction state. Owned by the connection, read by the command handlers.
+///
+/// Its owning event loop is the only writer of every field but `killed`. Fields other loops read
+/// (CLIENT LIST, CLIENT KILL, INFO, the idle-timeout cron) are atomics (relaxed: plain loads and
+/// stores, nothing extra on the request path) or sit behind a lock (Locked: the names); the rest
+/// (`authenticated`, `multi`, `blocked`, `watched`) is touched by the owning loop alone.
+// @unchecked Sendable: the plain vars belong to the owning loop; what other threads read is Atomic or Locked.
 public final class ClientState: @unchecked Sendable {
     public let id: Int
-    public var db = 0
-    public var name: [UInt8] = []
-    public var libName: [UInt8] = []
-    public var libVersion: [UInt8] = []
+    public var db: Int {
+        get { selectedDb.load(ordering: .relaxed) }
+        set { selectedDb.store(newValue, ordering: .relaxed) }
+    }
+    /// CLIENT SETNAME and CLIENT SETINFO's lib-name / lib-ver.
+    public var name: [UInt8] {
+        get { labels.withLock { $0.name } }
+        set { labels.withLock { $0.name = newValue } }
+    }
+    public var libName: [UInt8] {
+        get { labels.withLock { $0.libName } }
+        set { labels.withLock { $0.libName = newValue } }
+    }
+    public var libVersion: [UInt8] {
+        get { labels.withLock { $0.libVersion } }
+        set { labels.withLock { $0.libVersion = newValue } }
+    }
     public var authenticated: Bool
     /// Set by QUIT, SHUTDOWN and protocol errors: close once the pending replies are written.
-    public var closeAfterReply = false
-    /// Set by CLIENT KILL from another connection; the owning loop closes it.
-    public var killed = false
+    public var closeAfterReply: Bool {
+        get { closing.load(ordering: .relaxed) }
+        set { closing.store(newValue, ordering: .relaxed) }
+    }
+    /// Set by CLIENT KILL or the idle timeout from another thread; the owning loop closes it.
+    public var killed: Bool {
+        get { killFlag.load(ordering: .relaxed) }
+        set { killFlag.store(newValue, ordering: .relaxed) }
+    }
     /// The queued transaction while inside MULTI (owner thread only; see multiQueued).
     public var multi: MultiState? {
-        didSet { multiQueued = multi == nil ? -1 : multi!.queue.count; multiBytes = 0 }
+        didSet {
+            multiQueued = multi?.queue.count ?? -1
+            multiBytes = 0
+        }
     }
-    /// Commands queued in MULTI, -1 outside: plain integers CLIENT LIST may read from any thread.
-    public var multiQueued = -1
-    public var multiBytes = 0
+    /// Commands queued in MULTI, -1 outside (CLIENT LIST's multi=, the idle timeout).
+    public var multiQueued: Int {
+        get { queued.load(ordering: .relaxed) }
+        set { queued.store(newValue, ordering: .relaxed) }
+    }
+    /// Bytes of the queued commands' arguments (CLIENT LIST's multi-mem=, INFO memory).
+    public var multiBytes: Int {
+        get { queuedBytes.load(ordering: .relaxed) }
+        set { queuedBytes.store(newValue, ordering: .relaxed) }
+    }
     /// Set while BLPOP & co. park the client; the connection runs no further request meanwhile.
-    public var blocked: BlockedClient?
+    public var blocked: BlockedClient? {
+        didSet { parked.store(blocked != nil, ordering: .relaxed) }
+    }
+    /// `blocked != nil`, readable from any thread (the idle timeout spares blocked clients).
+    public var isParked: Bool { parked.load(ordering: .relaxed) }
     /// How a blocked client's reply reaches its connection (set by the server per connection;
     /// called from whichever thread serves the client).
     public var deliverWhenUnblocked: @Sendable ([UInt8]) -> Void = { _ in }
     /// CLIENT NO-EVICT / NO-TOUCH.
-    public var noEvict = false
-    public var noTouch = false
+    public var noEvict: Bool {
+        get { modes.load(ordering: .relaxed) & 1 != 0 }
+        set { _ = newValue ? modes.bitwiseOr(1, ordering: .relaxed) : modes.bitwiseAnd(~1, ordering: .relaxed) }
+    }
+    public var noTouch: Bool {
+        get { modes.load(ordering: .relaxed) & 2 != 0 }
+        set { _ = newValue ? modes.bitwiseOr(2, ordering: .relaxed) : modes.bitwiseAnd(~2, ordering: .relaxed) }
+    }
     /// Keys watched by WATCH, with the version seen at WATCH time.
     public var watched: [WatchedKey] = []
     /// Table id of the last command (CLIENT LIST's cmd=), -1 before the first.
-    public var lastCommandId = -1
+    public var lastCommandId: Int {
+        get { lastCommand.load(ordering: .relaxed) }
+        set { lastCommand.store(newValue, ordering: .relaxed) }
+    }
     public let createdMs: Int64
-    public var lastInteractionMs: Int64
-    /// Peer address "ip:port" and local address, filled in by the server.
-    public var address = ""
-    public var localAddress = ""
-    public var fd: Int32 = -1
+    /// When the client last sent something (CLIENT LIST's idle=, the idle timeout).
+    public var lastInteractionMs: Int64 {
+        get { lastInteraction.load(ordering: .relaxed) }
+        set { lastInteraction.store(newValue, ordering: .relaxed) }
+    }
+    /// Peer address "ip:port" and local address.
+    public let address: String
+    public let localAddress: String
+    public let fd: Int32
 
-    public init(id: Int, authenticated: Bool, now: Int64) {
+    private let selectedDb = Atomic<Int>(0)
+    private let closing = Atomic<Bool>(false)
+    private let killFlag = Atomic<Bool>(false)
+    private let queued = Atomic<Int>(-1)
+    private let queuedBytes = Atomic<Int>(0)
+    private let parked = Atomic<Bool>(false)
+    private let modes = Atomic<UInt8>(0)
+    private let lastCommand = Atomic<Int>(-1)
+    private let lastInteraction: Atomic<Int64>
+    private let labels = Locked(Labels())
+
+    private struct Labels {
+        var name: [UInt8] = []
+        var libName: [UInt8] = []
+        var libVersion: [UInt8] = []
+    }
+
+    public init(id: Int, authenticated: Bool, now: Int64, fd: Int32 = -1, address: String = "",
+                localAddress: String = "") {
         self.id = id
         self.authenticated = authenticated
         createdMs = now
-        lastInteractionMs = now
+        lastInteraction = Atomic(now)
+        self.fd = fd
+        self.address = address
+        self.localAddress = localAddress
     }
 }
 

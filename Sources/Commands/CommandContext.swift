@@ -3,7 +3,7 @@ import Store
 
 /// Everything a handler works with: the store, the client's state, its reply buffer, the server.
 /// One per connection, reused for every command.
-public final class CommandContext: @unchecked Sendable {
+public final class CommandContext {
     public let keyspace: Keyspace
     public let reply: ReplyWriter
     public let client: ClientState

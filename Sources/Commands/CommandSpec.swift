@@ -42,6 +42,7 @@ public typealias CommandHandler = (CommandContext, Arguments) -> Void
 
 /// One row of the command table. COMMAND, COMMAND INFO/DOCS, arity and unknown-command
 /// errors all come from these rows.
+// @unchecked Sendable: lets, plus subcommands, parent and id set while the table is built, before any loop runs.
 public final class CommandSpec: @unchecked Sendable {
     /// Lower-case name; for subcommands "parent|sub".
     public let name: String

@@ -2,6 +2,7 @@ import RESP
 import Store
 
 /// Every command TagCache offers, found by case-insensitive name without allocating.
+// @unchecked Sendable: filled by standard() before any loop runs, read-only afterwards.
 public final class CommandTable: @unchecked Sendable {
     public private(set) var commands: [CommandSpec] = []
     /// All specs including subcommands, indexed by id (for the per-loop counters).

@@ -128,11 +128,8 @@ public enum ConnectionCommands {
 
     static func reset(_ ctx: CommandContext, _ args: Arguments) {
         let c = ctx.client
-        // Leave MULTI under the client lock first: CLIENT LIST may be reading the queue.
-        ctx.server.updateClient {
-            c.multi = nil
-            c.name = []
-        }
+        c.multi = nil
+        c.name = []
         TransactionCommands.discardTransaction(ctx)
         ctx.server.setClientModes(c, noEvict: false, noTouch: false)
         c.db = 0
@@ -368,7 +365,7 @@ public enum ConnectionCommands {
         }
         let c = ctx.client
         let value = name.array
-        ctx.server.updateClient { c.name = value }
+        c.name = value
         return true
     }
 
@@ -385,9 +382,7 @@ public enum ConnectionCommands {
         }
         let c = ctx.client
         let v = value.array
-        ctx.server.updateClient {
-            if isName { c.libName = v } else { c.libVersion = v }
-        }
+        if isName { c.libName = v } else { c.libVersion = v }
         ctx.reply.ok()
     }
 

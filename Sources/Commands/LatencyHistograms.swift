@@ -7,6 +7,7 @@ import Synchronization
 /// UInt32 written only by the owning loop (plain load and store, no lock prefix, no allocation)
 /// and read by INFO from any thread; a bucket about to reach 2^31 halves its whole histogram,
 /// which keeps the percentiles and never wraps.
+// @unchecked Sendable: the buckets are Atomic<UInt32> in raw memory that lives as long as the object.
 public final class LatencyHistograms: @unchecked Sendable {
     /// Buckets per command: 32 exact ones, then 16 per power of two up to 2^48 ticks (~1 day).
     public static let bucketCount = 16 * (maxExponent - 3) + 16

@@ -9,6 +9,7 @@ import Synchronization
 /// call counters it holds the loop's latency histograms and key-prefix sketch, and the
 /// settings the request path reads (latency tracking, slow log threshold, prefix tracking),
 /// which the server sets from any thread.
+// @unchecked Sendable: counters are C atomics in raw memory, settings Atomics; errorMark, the pending reads and slowlog (set before traffic) belong to the owning loop.
 public final class LoopCounters: @unchecked Sendable {
     /// Per command: calls, microseconds, rejected calls, failed calls.
     let perCommand: UnsafeMutablePointer<Int64>
@@ -174,27 +175,19 @@ public final class LoopCounters: @unchecked Sendable {
 }
 
 /// Error reply counts by prefix (INFO errorstats); errors are rare, so a lock is fine here.
-public final class ErrorStats: @unchecked Sendable {
-    private var counts: [String: Int] = [:]
-    private let lock = ShardLock()
+public final class ErrorStats: Sendable {
+    private let counts = Locked<[String: Int]>([:])
     public init() {}
 
     public func record(_ prefix: String) {
-        lock.lock()
-        counts[prefix, default: 0] += 1
-        lock.unlock()
+        counts.withLock { $0[prefix, default: 0] += 1 }
     }
 
     public func snapshot() -> [(String, Int)] {
-        lock.lock()
-        defer { lock.unlock() }
-        return counts.sorted { $0.key < $1.key }
+        counts.withLock { $0.sorted { $0.key < $1.key } }
     }
 
     public func reset() {
-        lock.lock()
-        counts.removeAll()
-        lock.unlock()
+        counts.withLock { $0.removeAll() }
     }
 }
-

@@ -33,6 +33,7 @@ public struct PrefixCount: Sendable {
 /// (`snapshot`) copy slots under a per-slot sequence number, so a prefix being replaced is never
 /// read half-written. Resets and capacity changes are requested from any thread and applied by
 /// the owner at its next record.
+// @unchecked Sendable: one writer (its loop); readers copy slots under per-slot sequence numbers; requests from other threads are Atomics.
 public final class PrefixSketch: @unchecked Sendable {
     /// Longest prefix kept; a longer one is cut to this many bytes.
     public static let maxPrefixLength = 64

@@ -19,9 +19,6 @@ public protocol ServerControl: AnyObject, Sendable {
     func clientInfo(_ client: ClientState) -> String
     /// Kills clients matching the filter; returns how many. `skipMe` excludes the caller.
     func killClients(_ filter: ClientKillFilter, caller: ClientState) -> Int
-    /// Runs body while no other thread reads client fields (CLIENT LIST): changes to a client's
-    /// name, library, transaction or modes go through here.
-    func updateClient(_ body: () -> Void)
     /// CLIENT NO-EVICT / NO-TOUCH (nil leaves a mode as it is); shown in CLIENT LIST's flags.
     func setClientModes(_ client: ClientState, noEvict: Bool?, noTouch: Bool?)
     /// CONFIG GET: (name, value) pairs for the patterns (globs, or exact names echoed as given).

@@ -15,64 +15,60 @@ public struct SlowlogEntry: Sendable {
 
 /// The slow log shared by every event loop: the newest `maxLength` commands that ran at least
 /// slowlog-log-slower-than microseconds. Only slow commands reach it, so a lock is fine here.
-public final class Slowlog: @unchecked Sendable {
+public final class Slowlog: Sendable {
     /// Redis's SLOWLOG_ENTRY_MAX_ARGC and SLOWLOG_ENTRY_MAX_STRING.
     static let maxArguments = 32
     static let maxArgumentBytes = 128
 
-    private let lock = ShardLock()
-    /// Oldest first.
-    private var entries: [SlowlogEntry] = []
-    private var nextId = 0
-    private var maxLength = 128
+    private struct State {
+        /// Oldest first.
+        var entries: [SlowlogEntry] = []
+        var nextId = 0
+        var maxLength = 128
+
+        mutating func trim() {
+            if entries.count > maxLength { entries.removeFirst(entries.count - maxLength) }
+        }
+    }
+
+    private let state = Locked(State())
 
     public init() {}
 
     /// slowlog-max-len: the log is trimmed at once, as Redis trims on its next push.
     public func setMaxLength(_ n: Int) {
-        lock.lock()
-        maxLength = max(n, 0)
-        if entries.count > maxLength { entries.removeFirst(entries.count - maxLength) }
-        lock.unlock()
+        state.withLock {
+            $0.maxLength = max(n, 0)
+            $0.trim()
+        }
     }
 
     /// Logs a command (the caller decided it is slow enough).
     func push(arguments: [[UInt8]], microseconds: Int, time: Int, peer: String, clientName: [UInt8]) {
-        lock.lock()
-        let e = SlowlogEntry(id: nextId, time: time, microseconds: microseconds, arguments: arguments,
-                             peer: peer, clientName: clientName)
-        nextId += 1
-        entries.append(e)
-        if entries.count > maxLength { entries.removeFirst(entries.count - maxLength) }
-        lock.unlock()
+        state.withLock {
+            $0.entries.append(SlowlogEntry(id: $0.nextId, time: time, microseconds: microseconds, arguments: arguments,
+                                           peer: peer, clientName: clientName))
+            $0.nextId += 1
+            $0.trim()
+        }
     }
 
     /// The newest `count` entries, newest first (all of them when count is nil).
     public func newest(_ count: Int?) -> [SlowlogEntry] {
-        lock.lock()
-        defer { lock.unlock() }
-        let n = min(count ?? entries.count, entries.count)
-        return Array(entries.suffix(n).reversed())
+        state.withLock {
+            let n = min(count ?? $0.entries.count, $0.entries.count)
+            return Array($0.entries.suffix(n).reversed())
+        }
     }
 
-    public var length: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return entries.count
-    }
+    public var length: Int { state.withLock { $0.entries.count } }
 
     /// The id the next entry gets (redis_exporter's slowlog_last_id is this minus one).
-    public var lastId: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return nextId - 1
-    }
+    public var lastId: Int { state.withLock { $0.nextId - 1 } }
 
     /// SLOWLOG RESET: ids keep counting, as in Redis.
     public func reset() {
-        lock.lock()
-        entries.removeAll()
-        lock.unlock()
+        state.withLock { $0.entries.removeAll() }
     }
 
     /// The arguments as Redis logs them: at most 32 (the last one then says how many more there

@@ -133,7 +133,8 @@ extension Config {
 
             // Process, threads, clients.
             Directive("daemonize", .bool, "no", mutable: false, "accepted for compatibility; TagCache stays in the foreground"),
-            Directive("protected-mode", .bool, "yes", unused("refuse remote clients without a password")),
+            Directive("protected-mode", .bool, "yes",
+                      "without a password, serve only clients connecting from 127.0.0.1 or ::1 (as Redis 7)"),
             Directive("io-threads", .integer(min: 1, max: 128), "1", mutable: false, unused("I/O threads; TagCache sizes its event loops with event-loops")),
             Directive("io-threads-do-reads", .bool, "no", mutable: false, unused("I/O threads also read")),
             // Only "no": TagCache has no cluster mode, so a file asking for one must not start.

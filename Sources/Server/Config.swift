@@ -214,7 +214,7 @@ private func parseRedisInteger(_ s: String) -> Int? {
 
 /// The server's configuration: every directive's current value, changed by the config file,
 /// command-line flags and CONFIG SET.
-public final class Config: @unchecked Sendable {
+public final class Config: Sendable {
     /// TagCache's own directives; `redisCompatibilityDirectives` (Config+RedisCompatibility.swift)
     /// adds the Redis 7 parameters TagCache accepts without using them.
     static let serverDirectives: [Directive] = [
@@ -270,14 +270,20 @@ public final class Config: @unchecked Sendable {
     /// Every name, aliases included, sorted (what `CONFIG GET *` lists).
     public static let allNames: [String] = byName.keys.sorted()
 
-    private var values: [String: String] = [:]
-    private let lock = ShardLock()
+    /// Every directive's value by name: CONFIG SET on one loop, CONFIG GET and INFO on others.
+    private let values: Locked<[String: String]>
     /// Absolute path of the configuration file the server was started with (CONFIG REWRITE
     /// writes it back), or nil.
-    public internal(set) var configFile: String?
+    public internal(set) var configFile: String? {
+        get { file.withLock { $0 } }
+        set { file.withLock { $0 = newValue } }
+    }
+    private let file = Locked<String?>(nil)
 
     public init() {
-        for d in Config.directives { values[d.name] = d.defaultValue }
+        var v: [String: String] = [:]
+        for d in Config.directives { v[d.name] = d.defaultValue }
+        values = Locked(v)
     }
 
     /// The directive a name (or alias, any case) stands for.
@@ -294,9 +300,7 @@ public final class Config: @unchecked Sendable {
     /// The current value (a directive's name or alias).
     public func get(_ name: String) -> String {
         let key = Config.lookup(name)?.directive.name ?? name
-        lock.lock()
-        defer { lock.unlock() }
-        return values[key] ?? ""
+        return values.withLock { $0[key] ?? "" }
     }
 
     public func int(_ name: String) -> Int { Int(get(name)) ?? 0 }
@@ -316,15 +320,11 @@ public final class Config: @unchecked Sendable {
 
     /// Stores already normalized values (by directive name) at once.
     func store(_ normalized: [(String, String)]) {
-        lock.lock()
-        for (n, v) in normalized { values[n] = v }
-        lock.unlock()
+        values.withLock { for (n, v) in normalized { $0[n] = v } }
     }
 
     /// Every (name, value) of the directives, sorted by name (aliases not repeated).
     public func all() -> [(String, String)] {
-        lock.lock()
-        defer { lock.unlock() }
-        return values.sorted { $0.key < $1.key }
+        values.withLock { $0.sorted { $0.key < $1.key } }
     }
 }

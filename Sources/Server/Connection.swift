@@ -15,6 +15,8 @@ final class Connection {
     let reply: ReplyWriter
     let client: ClientState
     let context: CommandContext
+    /// What CLIENT LIST, INFO and the cron read of this connection from other threads.
+    let published: PublishedConnection
     unowned(unsafe) let loop: EventLoop
     /// EPOLLOUT is armed (a reply could not be written whole).
     var wantsWrite = false
@@ -26,12 +28,13 @@ final class Connection {
         self.fd = fd
         self.loop = loop
         self.client = client
-        parser = RequestParser(limits: server.protocolLimits)
+        parser = RequestParser(limits: loop.settings.protocolLimits)
         reply = ReplyWriter(out: output)
         reply.errorObserver = server.errorStats
         context = CommandContext(keyspace: server.keyspace, reply: reply, client: client, table: server.commands,
                                  server: server, counters: loop.counters)
-        context.maxStringLength = server.protocolLimits.maxBulkLength
+        context.maxStringLength = loop.settings.protocolLimits.maxBulkLength
+        published = PublishedConnection(client)
         let ref = ConnectionRef(self)
         client.deliverWhenUnblocked = { bytes in
             guard let c = ref.connection else { return }
@@ -39,10 +42,18 @@ final class Connection {
         }
     }
 
+    /// New settings from CONFIG SET: a client already connected gets the new limits, as in Redis.
+    func apply(_ settings: ServerSettings) {
+        parser.limits = settings.protocolLimits
+        context.maxStringLength = settings.protocolLimits.maxBulkLength
+    }
+
     /// Ends a BLPOP-style wait: writes the reply, then runs the requests that queued up meanwhile.
     func resume(with reply: [UInt8]) {
         guard !closed, client.blocked != nil else { return }
         client.blocked = nil
+        // Redis counts the reply written as an interaction: the idle timeout starts again.
+        client.lastInteractionMs = loop.server.keyspace.clock.nowMs()
         loop.server.blockedClients.subtract(1, ordering: .relaxed)
         output.append(reply)
         processInput()
@@ -89,7 +100,7 @@ final class Connection {
         if total == 0 { return }
         loop.counters.add(.netInputBytes, total)
         client.lastInteractionMs = loop.nowMs
-        if input.readableCount > server.queryBufferLimit {
+        if input.readableCount > loop.settings.queryBufferLimit {
             server.log.warning("Closing client that reached max query buffer length: id=\(client.id) addr=\(client.address) qbuf=\(input.readableCount)")
             close()
             return
@@ -100,7 +111,7 @@ final class Connection {
 
     /// Runs every complete request in the input buffer (stops when backpressure applies).
     func processInput() {
-        let limit = loop.server.outputBackpressure
+        let limit = loop.settings.outputBackpressure
         let clock = context.keyspace.clock
         context.now = clock.nowMs()
         var sinceClock = 0
@@ -141,6 +152,7 @@ final class Connection {
     /// Writes pending output; arms EPOLLOUT when the socket cannot take it all.
     func flush() {
         if closed { return }
+        defer { publish() }
         while output.readableCount > 0 {
             let n = send(fd, output.readPointer, output.readableCount, Int32(MSG_NOSIGNAL))
             if n > 0 {
@@ -172,7 +184,11 @@ final class Connection {
         }
     }
 
-    func onWritable() { flush() }
+    func onWritable() {
+        // Writing a reply the client is slow to take counts as an interaction, as in Redis.
+        client.lastInteractionMs = loop.nowMs
+        flush()
+    }
 
     func pauseReading() {
         if readPaused { return }
@@ -209,6 +225,7 @@ final class Connection {
 }
 
 /// A weak handle on a connection that closures crossing threads may hold.
+// @unchecked Sendable: a weak reference (Swift loads and clears it atomically); the connection is used only on its loop's queue.
 final class ConnectionRef: @unchecked Sendable {
     weak var connection: Connection?
     init(_ c: Connection) { connection = c }

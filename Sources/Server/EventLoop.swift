@@ -9,6 +9,7 @@ import Store
 /// flows, keeps waiting in epoll_wait for up to `spinMicros` before handing the thread back to
 /// Dispatch: a hand-back costs ~7.5 syscalls, a per-connection Dispatch source ~3x Redis's
 /// syscalls per request (measured), so Dispatch wakes the loop but stays off the request path.
+// @unchecked Sendable: connections, events, nowMs and settings are touched only on `queue`; pending and tasks under `pendingLock`.
 final class EventLoop: @unchecked Sendable {
     let index: Int
     let epfd: Int32
@@ -27,6 +28,13 @@ final class EventLoop: @unchecked Sendable {
     private var tasks: [() -> Void] = []
     /// Cached wall-clock ms of the current batch.
     var nowMs: Int64 = 0
+    /// The settings this loop's connections read, refreshed before each batch when CONFIG SET
+    /// published newer ones (loop thread only).
+    private(set) var settings: ServerSettings
+    private var settingsGeneration: Int
+    /// The server's cell, held directly: reaching it through `server` (unowned) would cost a
+    /// reference-count check per batch.
+    private let settingsCell: SettingsCell
     let spinMicros: Int64 = 1000
 
     init(index: Int, server: TagCacheServer, commandSlots: Int) {
@@ -36,19 +44,35 @@ final class EventLoop: @unchecked Sendable {
         wakeFd = tc_eventfd()
         queue = DispatchQueue(label: "tagcache.loop.\(index)")
         counters = LoopCounters(commandSlots: commandSlots)
+        settingsCell = server.settings
+        settingsGeneration = settingsCell.generation
+        settings = settingsCell.value
         _ = tc_epoll_ctl(epfd, 0, wakeFd, UInt32(TC_EPOLLIN))
     }
 
     deinit {
         events.deallocate()
-        Glibc.close(epfd)
-        Glibc.close(wakeFd)
+        if !started {
+            Glibc.close(epfd)
+            Glibc.close(wakeFd)
+        }
     }
+
+    /// Once started, the descriptors are closed by the source's cancel handler: Dispatch may
+    /// watch the epoll descriptor until then, and a number it still watches that is reused by
+    /// the next server in the process (tests start one per test) loses that server's wake-ups.
+    private var started = false
 
     func start() {
         let s = DispatchSource.makeReadSource(fileDescriptor: epfd, queue: queue)
         s.setEventHandler { [unowned self] in self.drain() }
+        let ep = epfd, wake = wakeFd
+        s.setCancelHandler {
+            Glibc.close(ep)
+            Glibc.close(wake)
+        }
         source = s
+        started = true
         s.resume()
     }
 
@@ -90,6 +114,7 @@ final class EventLoop: @unchecked Sendable {
             idleSince = 0
             timeout = 0
             nowMs = server.keyspace.clock.nowMs()
+            if settingsCell.generation != settingsGeneration { refreshSettings() }
             for i in 0..<n {
                 let ev = events[i]
                 let fd = ev.fd
@@ -110,6 +135,13 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    @inline(never)
+    private func refreshSettings() {
+        settingsGeneration = settingsCell.generation
+        settings = settingsCell.value
+        for c in connections { c?.apply(settings) }
+    }
+
     private func takePending() {
         pendingLock.lock()
         let p = pending
@@ -124,7 +156,7 @@ final class EventLoop: @unchecked Sendable {
                 connections.append(contentsOf: repeatElement(nil, count: i + 1 - connections.count + 64))
             }
             connections[i] = c
-            server.registry.add(c)
+            server.registry.add(c.published)
             if tc_epoll_ctl(epfd, 0, fd, UInt32(TC_EPOLLIN)) != 0 { c.close() }
         }
         for task in t { task() }
@@ -134,7 +166,7 @@ final class EventLoop: @unchecked Sendable {
     func removed(_ c: Connection) {
         let i = Int(c.fd)
         if i < connections.count, connections[i] === c { connections[i] = nil }
-        server.registry.remove(c)
+        server.registry.remove(c.published)
     }
 
     /// The connection with this client id, if this loop owns it (loop thread only).

@@ -101,11 +101,12 @@ struct Info {
 
     private func clientsSection() -> String {
         let (count, maxIn, maxOut) = server.registry.withClients { list in
-            (list.count, list.map { $0.input.capacity }.max() ?? 0, list.map { $0.output.readableCount }.max() ?? 0)
+            (list.count, list.map { $0.inputCapacity.load(ordering: .relaxed) }.max() ?? 0,
+             list.map { $0.outputPending.load(ordering: .relaxed) }.max() ?? 0)
         }
         return block("Clients", [
             ("connected_clients", String(count)), ("cluster_connections", "0"),
-            ("maxclients", String(server.maxClients)),
+            ("maxclients", String(server.settings.value.maxClients)),
             ("client_recent_max_input_buffer", String(maxIn)), ("client_recent_max_output_buffer", String(maxOut)),
             ("blocked_clients", String(server.blockedClients.load(ordering: .relaxed))), ("tracking_clients", "0"),
             ("pubsub_clients", "0"),
@@ -119,7 +120,9 @@ struct Info {
         let data = server.keyspace.memoryBytes()
         let startup = server.startupMemory
         let clients = server.registry.withClients { list in
-            list.reduce(0) { $0 + $1.input.capacity + $1.output.capacity + $1.client.multiBytes }
+            list.reduce(0) {
+                $0 + $1.inputCapacity.load(ordering: .relaxed) + $1.outputCapacity.load(ordering: .relaxed) + $1.client.multiBytes
+            }
         }
         let used = startup + data + clients
         let rss = Int(tc_rss_bytes())
@@ -362,59 +365,55 @@ struct Info {
 /// What INFO measures over time rather than reads off a counter: the instantaneous rates (ops/sec,
 /// kbps over roughly the last two seconds, as Redis's 16 samples at 100 ms give) and the memory
 /// peak. Sampled whenever INFO runs and by `tick` from the server's cron.
-final class ServerRuntime: @unchecked Sendable {
+final class ServerRuntime: Sendable {
     private struct Sample { var ms: Int64; var ops: Int; var netIn: Int; var netOut: Int }
-    private let lock = ShardLock()
-    private var samples: [Sample]
-    private var peakMemory = 0
-    private weak var server: TagCacheServer?
+    private struct State {
+        var samples: [Sample]
+        var peakMemory = 0
+    }
+    private let state: Locked<State>
 
-    init(server: TagCacheServer) {
-        self.server = server
-        samples = [Sample(ms: server.startedMonotonicMs, ops: 0, netIn: 0, netOut: 0)]
+    init(startedMonotonicMs: Int64) {
+        state = Locked(State(samples: [Sample(ms: startedMonotonicMs, ops: 0, netIn: 0, netOut: 0)]))
     }
 
     /// Records the current totals and returns the rates since the oldest sample of the window.
     func sample(ops: Int, netIn: Int, netOut: Int) -> (opsPerSec: Double, inputKbps: Double, outputKbps: Double) {
         let now = monotonicMs()
-        lock.lock()
-        defer { lock.unlock() }
-        samples.append(Sample(ms: now, ops: ops, netIn: netIn, netOut: netOut))
-        // Keep the newest sample older than the window as the base, so a rate always spans it.
-        while samples.count > 2 && now - samples[1].ms >= 1600 { samples.removeFirst() }
-        if samples.count > 64 { samples.removeFirst(samples.count - 64) }
-        let base = samples[0]
-        let dt = Double(max(now - base.ms, 1)) / 1000
-        return (Double(max(ops - base.ops, 0)) / dt,
-                Double(max(netIn - base.netIn, 0)) / 1024 / dt,
-                Double(max(netOut - base.netOut, 0)) / 1024 / dt)
+        return state.withLock { st in
+            st.samples.append(Sample(ms: now, ops: ops, netIn: netIn, netOut: netOut))
+            // Keep the newest sample older than the window as the base, so a rate always spans it.
+            while st.samples.count > 2 && now - st.samples[1].ms >= 1600 { st.samples.removeFirst() }
+            if st.samples.count > 64 { st.samples.removeFirst(st.samples.count - 64) }
+            let base = st.samples[0]
+            let dt = Double(max(now - base.ms, 1)) / 1000
+            return (Double(max(ops - base.ops, 0)) / dt,
+                    Double(max(netIn - base.netIn, 0)) / 1024 / dt,
+                    Double(max(netOut - base.netOut, 0)) / 1024 / dt)
+        }
     }
 
     /// Records used memory; returns the peak seen so far.
     @discardableResult
     func sampleMemory(_ used: Int) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        peakMemory = max(peakMemory, used)
-        return peakMemory
+        state.withLock {
+            $0.peakMemory = max($0.peakMemory, used)
+            return $0.peakMemory
+        }
     }
 
     /// Periodic sampling (call from the server's cron for rates that do not depend on INFO).
     /// The memory peak comes from the counted bytes (one atomic load), not from mallinfo2,
     /// which walks malloc's free lists under its locks (30-43% of the CPU during mass frees
     /// when it was sampled at every tick).
-    func tick() {
-        guard let s = server else { return }
+    func tick(_ s: TagCacheServer) {
         _ = sample(ops: s.total(.commandsProcessed), netIn: s.total(.netInputBytes), netOut: s.total(.netOutputBytes))
         sampleMemory(s.keyspace.usedMemory)
     }
 
     func resetPeak() {
-        lock.lock()
-        peakMemory = 0
-        lock.unlock()
+        state.withLock { $0.peakMemory = 0 }
     }
-
 }
 
 /// "%.2f" without Foundation.

@@ -22,6 +22,7 @@ struct KeyPrefixRow {
 /// the prefixes that were busiest when it started; its figures are exact for the keys that stayed
 /// put during the pass (a key added or removed meanwhile may be missed, or seen twice when its
 /// table grows under the pass). A prefix the last pass did not meet had no key then.
+// @unchecked Sendable: the pass state is touched only by the cron queue; what INFO reads shares `lock`.
 final class KeyPrefixStats: @unchecked Sendable {
     static let maxCountedPrefixes = 4096
     static let bucketsPerLock = 256

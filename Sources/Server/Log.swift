@@ -1,24 +1,30 @@
 import Glibc
 import Store
+import Synchronization
 
 /// redis-server style log lines: `pid:M 21 Nov 2026 21:11:49.123 * message`.
-public final class Log: @unchecked Sendable {
+public final class Log: Sendable {
     public enum Level: Int, Sendable { case debug = 0, verbose, notice, warning, nothing }
 
-    public var level: Level = .notice
-    /// Standard output unless logfile names a file.
-    private var fd: Int32 = 1
-    private let lock = ShardLock()
+    /// loglevel: CONFIG SET changes it while every loop logs.
+    public var level: Level {
+        get { Level(rawValue: levelValue.load(ordering: .relaxed)) ?? .notice }
+        set { levelValue.store(newValue.rawValue, ordering: .relaxed) }
+    }
+    private let levelValue = Atomic<Int>(Level.notice.rawValue)
+    /// Standard output unless logfile names a file; held while a line is written.
+    private let fd = Locked<Int32>(1)
 
     public init() {}
 
     public func setFile(_ path: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if path.isEmpty { fd = 1; return true }
+        if path.isEmpty {
+            fd.withLock { $0 = 1 }
+            return true
+        }
         let f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         if f < 0 { return false }
-        fd = f
+        fd.withLock { $0 = f }
         return true
     }
 
@@ -39,6 +45,7 @@ public final class Log: @unchecked Sendable {
     public func warning(_ m: @autoclosure () -> String) { write(.warning, m) }
 
     private func write(_ l: Level, _ m: () -> String) {
+        let level = self.level
         guard l.rawValue >= level.rawValue, level != .nothing else { return }
         let marks = [".", "-", "*", "#"]
         var tv = timeval()
@@ -52,9 +59,7 @@ public final class Log: @unchecked Sendable {
         let ms = Int(tv.tv_usec) / 1000
         let msText = ms < 10 ? "00\(ms)" : (ms < 100 ? "0\(ms)" : "\(ms)")
         let line = "\(getpid()):M \(stamp).\(msText) \(marks[l.rawValue]) \(m())\n"
-        lock.lock()
         var l = line
-        l.withUTF8 { u in _ = Glibc.write(fd, u.baseAddress, u.count) }
-        lock.unlock()
+        fd.withLock { f in l.withUTF8 { u in _ = Glibc.write(f, u.baseAddress, u.count) } }
     }
 }

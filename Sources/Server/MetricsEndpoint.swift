@@ -12,6 +12,7 @@ import Store
 /// Small on purpose: one serial queue, a Dispatch read source per listening socket and per
 /// client (no thread per connection), requests bounded in size (8 KiB of headers) and time
 /// (10 s), the connection closed after the response.
+// @unchecked Sendable: its vars are touched only on its own serial `queue` (start runs before the sources resume).
 final class MetricsEndpoint: @unchecked Sendable {
     static let maxRequestBytes = 8192
     static let timeoutSeconds = 10

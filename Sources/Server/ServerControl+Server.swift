@@ -5,7 +5,7 @@ import RESP
 import Store
 
 extension TagCacheServer: ServerControl {
-    public var requirePass: [UInt8]? { requirePassBytes }
+    public var requirePass: [UInt8]? { settings.value.requirePass }
 
     public var redisVersion: String { TagCacheVersion.redisVersion }
     public var tagcacheVersion: String { TagCacheVersion.version }
@@ -23,7 +23,7 @@ extension TagCacheServer: ServerControl {
         if let t = type, t != "normal" { return "" }
         return registry.withClients { list in
             guard let ids else { return list.map { clientLine($0) }.joined() }
-            var byId: [Int: Connection] = [:]
+            var byId: [Int: PublishedConnection] = [:]
             for c in list { byId[c.client.id] = c }
             return ids.compactMap { byId[$0].map { clientLine($0) } }.joined()
         }
@@ -35,26 +35,21 @@ extension TagCacheServer: ServerControl {
         }
     }
 
-    public func updateClient(_ body: () -> Void) {
-        registry.locked(body)
-    }
-
     public func setClientModes(_ client: ClientState, noEvict: Bool?, noTouch: Bool?) {
         if let e = noEvict { client.noEvict = e }
         if let t = noTouch { client.noTouch = t }
     }
 
-    /// One CLIENT LIST line in Redis 7.2's field order. Runs with the registry locked, which is
-    /// what keeps the name, library and transaction fields steady while they are read.
-    func clientLine(_ c: Connection) -> String {
+    /// One CLIENT LIST line in Redis 7.2's field order, from what the client's loop published
+    /// (atomics and the names lock: nothing of the connection's own is read here).
+    func clientLine(_ c: PublishedConnection) -> String {
         let cl = c.client
         let now = keyspace.clock.nowMs()
         let age = (now - cl.createdMs) / 1000
         let idle = (now - cl.lastInteractionMs) / 1000
-        let cmd = cl.lastCommandId >= 0 && cl.lastCommandId < commands.allSpecs.count
-            ? commands.allSpecs[cl.lastCommandId].fullName : "NULL"
-        // Only plain integers and flags of other clients are read here (their owners write them
-        // without a lock); names are written under the registry lock this runs under.
+        let lastCommand = cl.lastCommandId
+        let cmd = lastCommand >= 0 && lastCommand < commands.allSpecs.count
+            ? commands.allSpecs[lastCommand].fullName : "NULL"
         let multi = cl.multiQueued, multiMem = cl.multiBytes
         var flags = ""
         if multi >= 0 { flags += "x" }
@@ -62,14 +57,19 @@ extension TagCacheServer: ServerControl {
         if cl.noEvict { flags += "e" }
         if cl.noTouch { flags += "T" }
         if flags.isEmpty { flags = "N" }
-        let events = (c.readPaused ? "" : "r") + (c.wantsWrite ? "w" : "")
+        let ev = c.events.load(ordering: .relaxed)
+        let events = (ev & 1 != 0 ? "r" : "") + (ev & 2 != 0 ? "w" : "")
         let name = String(decoding: cl.name, as: UTF8.self)
         let lib = String(decoding: cl.libName, as: UTF8.self)
         let libv = String(decoding: cl.libVersion, as: UTF8.self)
-        let qbuf = c.input.readableCount
-        let qfree = c.input.capacity - c.input.writeIndex
-        let totMem = c.input.capacity + c.output.capacity + multiMem
-        return "id=\(cl.id) addr=\(cl.address) laddr=\(cl.localAddress) fd=\(cl.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(cl.db) sub=0 psub=0 ssub=0 multi=\(multi) qbuf=\(qbuf) qbuf-free=\(qfree) argv-mem=0 multi-mem=\(multiMem) rbs=\(c.output.capacity) rbp=\(c.output.capacity) obl=\(c.output.readableCount) oll=0 omem=0 tot-mem=\(totMem) events=\(events) cmd=\(cmd) user=default redir=-1 resp=\(c.reply.protocolVersion) lib-name=\(lib) lib-ver=\(libv)\n"
+        let qbuf = c.inputPending.load(ordering: .relaxed)
+        let inCap = c.inputCapacity.load(ordering: .relaxed)
+        let qfree = c.inputFree.load(ordering: .relaxed)
+        let outCap = c.outputCapacity.load(ordering: .relaxed)
+        let obl = c.outputPending.load(ordering: .relaxed)
+        let totMem = inCap + outCap + multiMem
+        let resp = c.protocolVersion.load(ordering: .relaxed)
+        return "id=\(cl.id) addr=\(cl.address) laddr=\(cl.localAddress) fd=\(cl.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(cl.db) sub=0 psub=0 ssub=0 multi=\(multi) qbuf=\(qbuf) qbuf-free=\(qfree) argv-mem=0 multi-mem=\(multiMem) rbs=\(outCap) rbp=\(outCap) obl=\(obl) oll=0 omem=0 tot-mem=\(totMem) events=\(events) cmd=\(cmd) user=default redir=-1 resp=\(resp) lib-name=\(lib) lib-ver=\(libv)\n"
     }
 
     public func killClients(_ filter: ClientKillFilter, caller: ClientState) -> Int {
@@ -155,9 +155,11 @@ extension TagCacheServer: ServerControl {
                 if pending.updateValue(v, forKey: d.name) == nil { order.append(d.name) }
             }
         }
+        // Redis raises the open-file limit when it applies maxclients, and fails the whole set
+        // when the limit cannot be raised enough.
+        if let m = pending["maxclients"], let refusal = maxClientsRefusal(m) { return refusal }
         // Every value was checked first, so the whole set applies or none of it does.
-        config.store(order.map { ($0, pending[$0] ?? "") })
-        applyConfig()
+        storeAndApply(order.map { ($0, pending[$0] ?? "") })
         return nil
     }
 

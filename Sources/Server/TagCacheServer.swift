@@ -9,6 +9,7 @@ import Synchronization
 /// A running TagCache: listener, event loops, background timers, configuration. Start one
 /// in-process (tests, embedding) with `TagCacheServer(config:)` and `start()`, which returns
 /// the bound port (`port 0` picks a free one).
+// @unchecked Sendable: its vars are set in init/start() before listeners, loops and timers run, or only on the accept queue; what changes later is Atomic, Locked or a published ServerSettings.
 public final class TagCacheServer: @unchecked Sendable {
     public let config: Config
     public let keyspace: Keyspace
@@ -17,8 +18,9 @@ public final class TagCacheServer: @unchecked Sendable {
     let registry = ClientRegistry()
     let errorStats = ErrorStats()
     private(set) var loops: [EventLoop] = []
-    private var listeners: [(fd: Int32, source: DispatchSourceRead)] = []
-    private let acceptQueue = DispatchQueue(label: "tagcache.accept")
+    private let listener = Listener()
+    /// Descriptors kept for the server itself, out of RLIMIT_NOFILE (set by start()).
+    private var reservedDescriptors = FileLimits.minReserved
     private let cronQueue = DispatchQueue(label: "tagcache.cron")
     private var cron: DispatchSourceTimer?
     private var signalSources: [DispatchSourceSignal] = []
@@ -32,12 +34,12 @@ public final class TagCacheServer: @unchecked Sendable {
     let prefixStats = KeyPrefixStats()
     /// Microseconds spent in active expiry (INFO expire_cycle_cpu_milliseconds).
     let expireCycleMicros = Atomic<Int>(0)
-    /// Bytes in use once the server had started (INFO used_memory_startup).
-    private(set) var startupMemory = 0
+    /// Bytes in use once the server had started (INFO used_memory_startup), as the keyspace
+    /// counts them toward maxmemory.
+    var startupMemory: Int { keyspace.otherMemory.load(ordering: .relaxed) }
     private var metrics: MetricsEndpoint?
     /// The port /metrics is served on (after start; 0 when metrics-port is 0).
     public private(set) var metricsPort = 0
-    private var prefixSeparator: UInt8 = UInt8(ascii: ":")
     private let finished = DispatchSemaphore(value: 0)
 
     /// The port actually bound (after start).
@@ -48,43 +50,32 @@ public final class TagCacheServer: @unchecked Sendable {
     /// Called once the server has stopped after SHUTDOWN or a signal (the executable exits 0).
     public var onShutdown: (@Sendable () -> Void)?
     /// Rates and peaks INFO reports, sampled by the cron.
-    private(set) var runtime: ServerRuntime!
+    let runtime: ServerRuntime
 
-    // Limits read on the request path (plain fields; CONFIG SET updates them).
-    var protocolLimits: ProtocolLimits
-    var queryBufferLimit: Int
-    var outputBackpressure: Int
-    var maxClients: Int
-    var idleTimeoutSeconds: Int
-    private(set) var requirePassBytes: [UInt8]?
+    /// The directives read while serving (limits, password, timeouts), published as a whole
+    /// by CONFIG SET; event loops keep a copy they refresh when its generation moves.
+    let settings: SettingsCell
 
     public init(config: Config = Config()) {
         self.config = config
         keyspace = Keyspace(shards: config.int("shards"), databases: config.int("databases"))
         commands = CommandTable.standard()
-        protocolLimits = ProtocolLimits()
-        queryBufferLimit = 0
-        outputBackpressure = 0
-        maxClients = 0
-        idleTimeoutSeconds = 0
+        settings = SettingsCell(ServerSettings(config))
         startedWallMs = keyspace.clock.nowMs()
         runId = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        runtime = ServerRuntime(startedMonotonicMs: startedMonotonicMs)
         applyConfig()
-        runtime = ServerRuntime(server: self)
     }
 
-    /// Re-reads the directives the running server caches.
+    /// Re-reads the directives the running server caches and publishes them (callers hold
+    /// every shard lock, or run before the server starts).
     func applyConfig() {
-        protocolLimits = ProtocolLimits(maxBulkLength: config.int("proto-max-bulk-len"),
-                                        maxMultibulkLength: config.int("proto-max-multibulk-len"))
-        queryBufferLimit = config.int("client-query-buffer-limit")
-        outputBackpressure = config.int("client-output-backpressure")
-        maxClients = config.int("maxclients")
-        idleTimeoutSeconds = config.int("timeout")
-        let p = config.get("requirepass")
-        requirePassBytes = p.isEmpty ? nil : Array(p.utf8)
+        let previous = settings.value
+        let next = ServerSettings(config)
+        settings.publish(next)
         log.level = Log.parseLevel(config.get("loglevel")) ?? .notice
-        applyStatsConfig()
+        if next.prefixSeparator != previous.prefixSeparator { prefixStats.reset() }
+        applyStatsConfig(next)
         keyspace.configureEviction(maxmemory: config.int("maxmemory"),
                                    policy: EvictionPolicy(rawValue: config.get("maxmemory-policy")) ?? .noeviction,
                                    samples: config.int("maxmemory-samples"),
@@ -92,30 +83,65 @@ public final class TagCacheServer: @unchecked Sendable {
                                    lfuDecayMinutes: config.int("lfu-decay-time"))
     }
 
+    /// Stores CONFIG SET's checked values and applies them, one CONFIG SET at a time, so what
+    /// is published and applied is the last write's whichever loops run two at once. Every
+    /// shard lock is what serialises them, as for EXEC: a CONFIG SET inside EXEC already holds
+    /// them (they are recursive), and applying takes them anyway (eviction settings), so any
+    /// other lock here would be taken in the opposite order by one of the two.
+    func storeAndApply(_ normalized: [(String, String)]) {
+        keyspace.lockAll()
+        defer { keyspace.unlockAll() }
+        config.store(normalized)
+        applyConfig()
+    }
+
     /// Hands the statistics directives to the loops (read on their request path) and the slow log.
-    private func applyStatsConfig() {
-        let separator = config.get("stats-prefix-separator").utf8.first ?? UInt8(ascii: ":")
-        if separator != prefixSeparator {
-            prefixSeparator = separator
-            prefixStats.reset()
-        }
+    private func applyStatsConfig(_ s: ServerSettings) {
         let tracking = config.bool("latency-tracking")
         let slower = config.int("slowlog-log-slower-than")
-        let prefixes = config.int("stats-prefixes-max")
         for l in loops {
-            l.counters.configure(latencyTracking: tracking, slowlogMicroseconds: slower, prefixSeparator: separator,
-                                 prefixes: prefixes)
+            l.counters.configure(latencyTracking: tracking, slowlogMicroseconds: slower, prefixSeparator: s.prefixSeparator,
+                                 prefixes: s.prefixesMax)
         }
         slowlog.setMaxLength(config.int("slowlog-max-len"))
     }
 
     public enum StartError: Error, CustomStringConvertible {
         case listen(String, Int, String)
+        /// The open-file limit leaves no room for clients (Redis exits with this).
+        case openFiles(String)
         public var description: String {
             switch self {
             case let .listen(host, port, why): return "Could not create server TCP listening socket \(host):\(port): \(why)"
+            case let .openFiles(message): return message
             }
         }
+    }
+
+    /// At start, as Redis's adjustOpenFilesLimit: raises RLIMIT_NOFILE to maxclients plus the
+    /// descriptors the server keeps for itself, or lowers maxclients to fit and says so.
+    private func fitMaxClientsToFileLimit(eventLoops: Int, metrics: Bool) throws {
+        reservedDescriptors = FileLimits.reserved(eventLoops: eventLoops, metrics: metrics)
+        let asked = config.int("maxclients")
+        let outcome = FileLimits.adjust(maxClients: asked, reserved: reservedDescriptors)
+        if let fatal = outcome.fatal { throw StartError.openFiles(fatal) }
+        for w in outcome.warnings { log.warning(w) }
+        if let n = outcome.notice { log.notice(n) }
+        if outcome.maxClients != asked {
+            config.store([("maxclients", String(outcome.maxClients))])
+            applyConfig()
+        }
+    }
+
+    /// CONFIG SET maxclients: the error Redis gives when the open-file limit cannot be raised
+    /// enough (nothing is changed then), or nil.
+    func maxClientsRefusal(_ value: String) -> String? {
+        guard let asked = Int(value) else { return nil }
+        let outcome = FileLimits.adjust(maxClients: asked, reserved: reservedDescriptors)
+        if let n = outcome.notice { log.notice(n) }
+        if outcome.maxClients == asked && outcome.fatal == nil { return nil }
+        let fits = outcome.fatal == nil ? outcome.maxClients : settings.value.maxClients
+        return "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with \(fits)"
     }
 
     /// Binds, starts the event loops and timers; returns the bound port.
@@ -124,45 +150,29 @@ public final class TagCacheServer: @unchecked Sendable {
         if !config.get("logfile").isEmpty && !log.setFile(config.get("logfile")) {
             log.warning("Can't open the log file \(config.get("logfile"))")
         }
-        let wanted = config.int("port")
-        var bound = wanted
-        let hosts = config.get("bind").split(separator: " ").map { String($0) }
-        for host in hosts.isEmpty ? ["127.0.0.1"] : hosts {
-            let h = host.hasPrefix("-") ? String(host.dropFirst()) : host
-            var p: Int32 = 0
-            let fd = h.withCString { tc_listen($0, Int32(bound), Int32(config.int("tcp-backlog")), &p) }
-            if fd < 0 {
-                if host.hasPrefix("-") { continue }
-                for l in listeners { l.source.cancel(); Glibc.close(l.fd) }
-                listeners.removeAll()
-                throw StartError.listen(h, bound, String(cString: strerror(-fd)))
-            }
-            bound = Int(p)
-            let src = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
-            src.setEventHandler { [unowned self] in self.acceptAll(fd) }
-            listeners.append((fd, src))
-        }
-        port = bound
         var n = config.int("event-loops")
         if n == 0 { n = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 64)) }
+        let metricsWanted = config.int("metrics-port")
+        try fitMaxClientsToFileLimit(eventLoops: n, metrics: metricsWanted > 0)
+        let hosts = config.get("bind").split(separator: " ").map { String($0) }
+        port = try listener.bind(hosts: hosts.isEmpty ? ["127.0.0.1"] : hosts, port: config.int("port"),
+                                 backlog: config.int("tcp-backlog"))
         loops = (0..<n).map { EventLoop(index: $0, server: self, commandSlots: commands.allSpecs.count) }
         for l in loops { l.counters.slowlog = slowlog }
-        applyStatsConfig()
+        applyStatsConfig(settings.value)
         for l in loops { l.start() }
-        let metricsWanted = config.int("metrics-port")
         if metricsWanted > 0 {
             let endpoint = MetricsEndpoint(server: self)
             do {
                 metricsPort = try endpoint.start(hosts: hosts.isEmpty ? ["127.0.0.1"] : hosts, port: metricsWanted)
                 metrics = endpoint
             } catch {
-                for l in listeners { l.source.cancel(); Glibc.close(l.fd) }
-                listeners.removeAll()
+                listener.closeUnstarted()
                 for l in loops { l.stop() }
                 throw error
             }
         }
-        for l in listeners { l.source.resume() }
+        listener.resume { [unowned self] fd in self.acceptAll(fd) }
         let interval = max(1, 1000 / max(1, config.int("hz")))
         let t = DispatchSource.makeTimerSource(queue: cronQueue)
         t.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(1))
@@ -177,8 +187,7 @@ public final class TagCacheServer: @unchecked Sendable {
         }
         log.notice("Running mode=standalone, port=\(port).")
         if metricsPort > 0 { log.notice("Serving Prometheus metrics on port \(metricsPort) (GET /metrics).") }
-        startupMemory = Int(tc_malloc_used())
-        keyspace.otherMemory.store(startupMemory, ordering: .relaxed)
+        keyspace.otherMemory.store(Int(tc_malloc_used()), ordering: .relaxed)
         log.notice("Server initialized")
         log.notice("Ready to accept connections tcp")
         return port
@@ -203,32 +212,46 @@ public final class TagCacheServer: @unchecked Sendable {
         while true {
             var peerPort: Int32 = 0
             let fd = tc_accept(listenFd, &addr, 64, &peerPort)
-            if fd < 0 { return }
+            if fd < 0 {
+                listener.acceptFailed(listenFd, error: -fd, log: log) { reject($0) }
+                return
+            }
             let now = keyspace.clock.nowMs()
-            if registry.count >= maxClients {
-                let msg = "-ERR max number of clients reached\r\n"
-                _ = msg.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-                Glibc.close(fd)
-                loops[0].counters.add(.rejectedConnections, 1)
+            let current = settings.value
+            if !registry.admit(maxClients: current.maxClients) {
+                reject(fd)
                 continue
             }
-            let ka = config.int("tcp-keepalive")
-            if ka > 0 { _ = tc_set_keepalive(fd, Int32(ka)) }
-            let client = ClientState(id: registry.newId(), authenticated: requirePassBytes == nil, now: now)
             let host = String(cString: addr)
-            client.address = host.contains(":") ? "[\(host)]:\(peerPort)" : "\(host):\(peerPort)"
+            if ProtectedMode.refuses(enabled: current.protectedMode, passwordSet: current.requirePass != nil, peer: host) {
+                registry.withdraw()
+                reject(fd, ProtectedMode.denied)
+                continue
+            }
+            if current.tcpKeepalive > 0 { _ = tc_set_keepalive(fd, Int32(current.tcpKeepalive)) }
             var laddr = [CChar](repeating: 0, count: 64)
             var lport: Int32 = 0
+            var local = ""
             if tc_sock_name(fd, 0, &laddr, 64, &lport) == 0 {
                 let lh = String(cString: laddr)
-                client.localAddress = lh.contains(":") ? "[\(lh)]:\(lport)" : "\(lh):\(lport)"
+                local = lh.contains(":") ? "[\(lh)]:\(lport)" : "\(lh):\(lport)"
             }
-            client.fd = fd
+            let client = ClientState(id: registry.newId(), authenticated: current.requirePass == nil, now: now, fd: fd,
+                                     address: host.contains(":") ? "[\(host)]:\(peerPort)" : "\(host):\(peerPort)",
+                                     localAddress: local)
             let loop = loops[nextLoop % loops.count]
             nextLoop &+= 1
             loop.counters.add(.connectionsReceived, 1)
             loop.adopt(fd: fd, client: client)
         }
+    }
+
+    /// A client refused at accept (maxclients, no descriptor left, protected mode): Redis's
+    /// error, then close.
+    private func reject(_ fd: Int32, _ msg: String = "-ERR max number of clients reached\r\n") {
+        _ = msg.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        Glibc.close(fd)
+        loops[0].counters.add(.rejectedConnections, 1)
     }
 
     /// Background work, `hz` times a second: active expiry and idle-client timeouts.
@@ -239,16 +262,22 @@ public final class TagCacheServer: @unchecked Sendable {
         let expired = keyspace.activeExpireCycle()
         keyspace.trimHeapIfWorthIt(freed: expired)
         expireCycleMicros.add(Int(monotonicUs() - t0), ordering: .relaxed)
-        runtime.tick()
-        prefixStats.step(self, separator: prefixSeparator, limit: config.int("stats-prefixes-max"))
-        if idleTimeoutSeconds > 0 {
-            let now = keyspace.clock.nowMs()
-            let limit = Int64(idleTimeoutSeconds) * 1000
-            registry.withClients { list in
-                for c in list where now - c.client.lastInteractionMs > limit && c.client.multi == nil {
-                    c.client.killed = true
-                    shutdownSocket(c.fd)
-                }
+        runtime.tick(self)
+        let current = settings.value
+        prefixStats.step(self, separator: current.prefixSeparator, limit: current.prefixesMax)
+        if current.idleTimeoutSeconds > 0 { closeIdleClients(timeout: Int64(current.idleTimeoutSeconds)) }
+    }
+
+    /// `timeout`, as Redis's clientsCronHandleTimeout: a client idle more than that many whole
+    /// seconds is closed, inside MULTI too; a client blocked in BLPOP and friends never is
+    /// (replicas, masters and pub/sub clients, also spared by Redis, do not exist here).
+    private func closeIdleClients(timeout: Int64) {
+        let now = keyspace.clock.nowMs() / 1000
+        registry.withClients { list in
+            for c in list where !c.client.isParked && !c.client.killed && now - c.client.lastInteractionMs / 1000 > timeout {
+                log.verbose("Closing idle client")
+                c.client.killed = true
+                shutdownSocket(c.fd)
             }
         }
     }
@@ -257,10 +286,7 @@ public final class TagCacheServer: @unchecked Sendable {
     public func stop() {
         if stopping.exchange(true, ordering: .relaxed) { return }
         log.warning("User requested shutdown...")
-        acceptQueue.sync {
-            for l in listeners { l.source.cancel(); Glibc.close(l.fd) }
-            listeners.removeAll()
-        }
+        listener.stop()
         cron?.cancel()
         metrics?.stop()
         let group = DispatchGroup()

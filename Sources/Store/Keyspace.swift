@@ -2,6 +2,7 @@ import CTagCacheSys
 import Synchronization
 /// The whole store: `databases` logical databases split over a power-of-two number of shards.
 /// A key's shard comes from the high bits of its hash, its slot from the low 32 bits.
+// @unchecked Sendable: its fields are lets fixed at init; what changes lives in shards (under their locks) or in Atomic/Locked fields.
 public final class Keyspace: @unchecked Sendable {
     public let shards: [Shard]
     public let shardBits: Int
@@ -10,7 +11,11 @@ public final class Keyspace: @unchecked Sendable {
     /// Blocked clients per shard (same index as shards, guarded by that shard's lock).
     public let waitLists: [WaitList]
     /// DEBUG SET-ACTIVE-EXPIRE: false stops the background expiry cycle (reads still expire).
-    public var activeExpireEnabled = true
+    public var activeExpireEnabled: Bool {
+        get { activeExpire.load(ordering: .relaxed) }
+        set { activeExpire.store(newValue, ordering: .relaxed) }
+    }
+    private let activeExpire = Atomic<Bool>(true)
     /// Ready keys waiting to be served, over all shards.
     public let readySignal = ReadySignal()
     /// The bytes all shards' tables hold, as their meters publish them.

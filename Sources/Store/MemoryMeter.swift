@@ -8,6 +8,7 @@ import Synchronization
 /// publishes once its unpublished change exceeds `slack` bytes either way. The total is then
 /// off by at most shards x slack, which is part of the documented maxmemory overshoot bound
 /// (Keyspace.configureEviction chooses slack from maxmemory so the bound stays under 1%).
+// @unchecked Sendable: written only under its shard's lock; the keyspace-wide total it publishes to is Atomic.
 public final class MemoryMeter: @unchecked Sendable {
     /// This shard's bytes (exact).
     public private(set) var bytes = 0

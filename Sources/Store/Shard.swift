@@ -2,6 +2,7 @@ import Synchronization
 
 /// A slice of the keyspace with its own lock: one table per database (created on first use)
 /// and the counters of what happened in it. Everything here is touched only under `lock`.
+// @unchecked Sendable: every var is touched only while `mutex` is held (the wait list is set once, before use).
 public final class Shard: @unchecked Sendable {
     public let index: Int
     public let mutex = ShardLock()

@@ -3,6 +3,7 @@ import Glibc
 /// A pthread mutex with explicit lock/unlock so multi-shard commands can take several in
 /// ascending order. Recursive: EXEC holds every shard while its commands run, and a command
 /// inside it (INFO, DBSIZE, FLUSHALL) may lock a shard again on the same thread.
+// @unchecked Sendable: a pthread mutex, made to be shared between threads; the pointer never changes.
 public final class ShardLock: @unchecked Sendable {
     private let m: UnsafeMutablePointer<pthread_mutex_t>
 

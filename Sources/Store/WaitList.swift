@@ -3,6 +3,7 @@ import Synchronization
 /// Clients blocked on keys of one shard (BLPOP and friends), in arrival order per key, and the
 /// keys that became ready for them. Guarded by the shard's lock like the shard's tables; the
 /// waiters themselves are opaque here (the commands layer defines them).
+// @unchecked Sendable: touched only while its shard's lock is held.
 public final class WaitList: @unchecked Sendable {
     var waiting: [WaitKey: [AnyObject]] = [:]
     var ready: [WaitKey] = []

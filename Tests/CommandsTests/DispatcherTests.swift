@@ -12,7 +12,6 @@ final class StubServer: ServerControl, @unchecked Sendable {
     func clientList(ids: [Int]?, type: String?) -> String { "" }
     func clientInfo(_ client: ClientState) -> String { "" }
     func killClients(_ filter: ClientKillFilter, caller: ClientState) -> Int { 0 }
-    func updateClient(_ body: () -> Void) { body() }
     func setClientModes(_ client: ClientState, noEvict: Bool?, noTouch: Bool?) {}
     func configGet(_ patterns: [[UInt8]]) -> [(String, String)] { [] }
     func configSet(_ pairs: [([UInt8], [UInt8])]) -> String? { nil }

@@ -111,8 +111,7 @@ final class StatisticsTests: XCTestCase {
     var owners: [AnyObject] = []
 
     func context() -> CommandContext {
-        let reply = ReplyWriter(), client = ClientState(id: 1, authenticated: true, now: 0)
-        client.address = "127.0.0.1:5555"
+        let reply = ReplyWriter(), client = ClientState(id: 1, authenticated: true, now: 0, address: "127.0.0.1:5555")
         let counters = LoopCounters(commandSlots: table.allSpecs.count)
         owners += [reply, client, counters]
         return CommandContext(keyspace: keyspace, reply: reply, client: client, table: table, server: StubServer(),

@@ -1,0 +1,84 @@
+import Glibc
+
+/// maxclients against the process's open-file limit, as Redis's adjustOpenFilesLimit: raise
+/// RLIMIT_NOFILE to maxclients plus the descriptors the server needs for itself where the OS
+/// allows, else lower maxclients to what fits and say so in Redis's words.
+enum FileLimits {
+    /// Redis's CONFIG_MIN_RESERVED_FDS: listeners, log file, and what else the server opens.
+    static let minReserved = 32
+
+    /// Descriptors kept for the server itself. Redis's 32 cover TagCache's listeners, log,
+    /// spare descriptor and Dispatch's own with up to 8 event loops (each holds an epoll and an
+    /// eventfd); more loops and the metrics endpoint's clients (up to 64) come on top.
+    static func reserved(eventLoops: Int, metrics: Bool) -> Int {
+        minReserved + max(0, 2 * eventLoops - 16) + (metrics ? MetricsEndpoint.maxClients + 2 : 0)
+    }
+
+    struct Outcome: Equatable {
+        /// The maxclients that fits (the one asked for when the limit is, or could be made, enough).
+        var maxClients: Int
+        /// Warnings to log (empty when nothing was lowered).
+        var warnings: [String] = []
+        /// A notice when the limit was raised.
+        var notice: String?
+        /// The limit is too low to run at all (Redis exits).
+        var fatal: String?
+    }
+
+    /// The current soft and hard RLIMIT_NOFILE, or nil when unreadable.
+    static func current() -> (soft: UInt64, hard: UInt64)? {
+        var l = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &l) == 0 else { return nil }
+        return (UInt64(l.rlim_cur), UInt64(l.rlim_max))
+    }
+
+    /// Raises the limit toward maxClients + reserved (trying 16 less at a time, as Redis does)
+    /// and returns the maxclients that fits.
+    static func adjust(maxClients: Int, reserved: Int) -> Outcome {
+        adjust(maxClients: maxClients, reserved: reserved, current: current(), setLimit: { soft, hard in
+            var l = rlimit(rlim_cur: rlim_t(soft), rlim_max: rlim_t(hard))
+            return setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &l) == 0 ? 0 : errno
+        })
+    }
+
+    /// The decision, with the system calls given (unit tests pass their own).
+    /// `setLimit(soft, hard)` returns 0 or the errno of the failure.
+    static func adjust(maxClients: Int, reserved: Int, current: (soft: UInt64, hard: UInt64)?,
+                       setLimit: (UInt64, UInt64) -> Int32) -> Outcome {
+        let wanted = UInt64(maxClients) + UInt64(reserved)
+        guard let (old, hard) = current else {
+            let fits = 1024 - reserved
+            return Outcome(maxClients: fits, warnings: [
+                "Unable to obtain the current NOFILE limit (\(String(cString: strerror(errno)))), assuming 1024 and setting the max clients configuration accordingly.",
+            ])
+        }
+        if old >= wanted { return Outcome(maxClients: maxClients) }
+        var best = wanted
+        var failure: Int32 = 0
+        while best > old {
+            // The hard limit is kept when it is already higher: lowering it cannot be undone.
+            let e = setLimit(best, max(best, hard))
+            if e == 0 { break }
+            failure = e
+            if best < 16 {
+                best = old
+                break
+            }
+            best -= 16
+        }
+        if best < old { best = old }
+        if best >= wanted {
+            return Outcome(maxClients: maxClients,
+                           notice: "Increased maximum number of open files to \(wanted) (it was originally set to \(old)).")
+        }
+        if best <= UInt64(reserved) {
+            return Outcome(maxClients: maxClients, fatal: "Your current 'ulimit -n' of \(old) is not enough for the server to start. Please increase your open file limit to at least \(wanted). Exiting.")
+        }
+        let fits = Int(best) - reserved
+        return Outcome(maxClients: fits, warnings: [
+            "You requested maxclients of \(maxClients) requiring at least \(wanted) max file descriptors.",
+            "Server can't set maximum open files to \(wanted) because of OS error: \(String(cString: strerror(failure))).",
+            "Current maximum open files is \(best). maxclients has been reduced to \(fits) to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+        ])
+    }
+}
