@@ -420,7 +420,7 @@ fi
 # blocking pops across loops among them), in a build instrumented for data races. Shared state
 # uses Locked/ShardLock (pthread) and Atomic, which ThreadSanitizer sees; Synchronization's Mutex
 # it cannot see (raw futex), so the project does not use it.
-TSAN_TESTS="ServerTests.(BlockingTests|ConnectionCommandsTests|LimitsTests|ServerSmokeTests|TestClockTests|TransactionAtomicityTests|SharedStateTests)"
+TSAN_TESTS="ServerTests.(BlockingTests|ConnectionCommandsTests|LimitsTests|ServerSmokeTests|TestClockTests|TransactionAtomicityTests|ConcurrencyTests|IdleTimeoutTests)"
 if wants tsan && command -v swift >/dev/null; then
     section "swift test under ThreadSanitizer"
     t=$(date +%s)

@@ -24,22 +24,3 @@ public final class ShardLock: @unchecked Sendable {
     @inline(__always) public func lock() { pthread_mutex_lock(m) }
     @inline(__always) public func unlock() { pthread_mutex_unlock(m) }
 }
-
-/// A value only reachable through its lock, for state several threads share (settings,
-/// registries, pools). Built on a pthread mutex rather than Synchronization's `Mutex` because
-/// ThreadSanitizer sees pthread locking but not `Mutex`'s raw futex calls: with `Mutex`, every
-/// access it guards is reported as a race and real races drown in the noise.
-public final class Locked<Value>: @unchecked Sendable { // the value is touched only under `lock`
-    private let lock = ShardLock()
-    private var value: Value
-
-    public init(_ value: Value) { self.value = value }
-
-    /// Runs body with the value, holding the lock.
-    @inline(__always)
-    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
