@@ -14,7 +14,8 @@
 #   swift      `swift test`: unit tests and in-process server tests (Tests/*Tests)
 #   python     Tests/python with redis-py 5 (RESP2) and redis-py 8 (RESP3), each with the
 #              hiredis and the pure-Python parser, against a fresh tagcache-server
-#   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server
+#   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server,
+#              and Tests/cli/process.sh: this script's own argument handling
 #   reference  python (redis-py 8) and cli against a real redis-server started on a free port:
 #              proves the tests expect what Redis does
 #
@@ -26,8 +27,6 @@ set -u -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 LOGS="$ROOT/.build/test-logs"
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
 export PYTHONDONTWRITEBYTECODE=1
 CI=${CI:-}
 [[ "$CI" == "1" ]] && CI=true
@@ -56,6 +55,10 @@ if [[ ${#WANTED[@]} -eq 0 ]]; then
     [[ -n "$NO_REFERENCE" ]] && WANTED=("${WANTED[@]/reference/}")
 fi
 wants() { [[ " ${WANTED[*]} " == *" $1 "* ]]; }
+# Only a run that will happen replaces the previous run's logs (--help or a bad argument
+# leaves them for reading).
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
 
 # ---- bookkeeping -----------------------------------------------------------------------------
 TOTAL_PASSED=0
@@ -341,22 +344,38 @@ EOF
 
 # run_smoke NAME PORT: Tests/cli/smoke.sh against PORT.
 run_smoke() {
-    local name=$1 port=$2 line p f t file
+    local name=$1 port=$2 t file
     file=$(echo "$name" | tr -c 'A-Za-z0-9.\n-' '_')
     local log="$LOGS/smoke-$file.log"
     t=$(date +%s)
     TAGCACHE_TEST_HOST=127.0.0.1 TAGCACHE_TEST_PORT=$port timeout 180 bash "$ROOT/Tests/cli/smoke.sh" >"$log" 2>&1
-    grep -v "^ok " "$log" | grep -v "^cli smoke:"
-    line=$(grep -E "^cli smoke: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
+    record_summary "$name" "$log" "cli smoke" "$t"
+}
+
+# run_process_checks: Tests/cli/process.sh (run.sh's arguments).
+run_process_checks() {
+    local t log="$LOGS/process.log"
+    echo "-- server process (Tests/cli/process.sh)"
+    t=$(date +%s)
+    TAGCACHE_SERVER_BIN="$BIN" timeout 120 bash "$ROOT/Tests/cli/process.sh" >"$log" 2>&1
+    record_summary "server process" "$log" "server process" "$t"
+}
+
+# record_summary NAME LOG PREFIX START: a check script's log ending "PREFIX: N passed, M failed":
+# prints its failures and that line, and records the counts under NAME.
+record_summary() {
+    local name=$1 log=$2 prefix=$3 start=$4 line p f
+    grep -v "^ok " "$log" | grep -v "^$prefix:"
+    line=$(grep -E "^$prefix: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
     if [[ -z "$line" ]]; then
-        echo "smoke.sh ended without its summary (log: $log):"
+        echo "no summary line \"$prefix: ...\" (log: ${log#"$ROOT/"}); it ends:"
         tail -10 "$log"
         record "$name" 0 1 0 "no summary"
         return
     fi
     echo "$line"
-    read -r p f <<<"$(echo "$line" | sed 's/cli smoke: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2/')"
-    record "$name" "$p" "$f" 0 "$(elapsed_since "$t")"
+    read -r p f <<<"$(echo "$line" | sed "s/^$prefix: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2/")"
+    record "$name" "$p" "$f" 0 "$(elapsed_since "$start")"
 }
 
 # ---- swift test ------------------------------------------------------------------------------
@@ -455,6 +474,7 @@ for suite in python cli; do
         else
             record "cli smoke" 0 1 0 "server did not start"
         fi
+        [[ -z "$EXTERNAL_PORT" ]] && run_process_checks
     fi
 done
 
