@@ -15,7 +15,8 @@
 #   python     Tests/python with redis-py 5 (RESP2) and redis-py 8 (RESP3), each with the
 #              hiredis and the pure-Python parser, against a fresh tagcache-server
 #   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server,
-#              and Tests/cli/process.sh: this script's own argument handling
+#              and Tests/cli/process.sh: the executable's log (--logfile, --loglevel) and
+#              this script's own argument handling
 #   reference  python (redis-py 8) and cli against a real redis-server started on a free port:
 #              proves the tests expect what Redis does
 #
@@ -352,7 +353,7 @@ run_smoke() {
     record_summary "$name" "$log" "cli smoke" "$t"
 }
 
-# run_process_checks: Tests/cli/process.sh (run.sh's arguments).
+# run_process_checks: Tests/cli/process.sh (the executable's logging, run.sh's arguments).
 run_process_checks() {
     local t log="$LOGS/process.log"
     echo "-- server process (Tests/cli/process.sh)"

@@ -156,6 +156,7 @@ extension TagCacheServer: ServerControl {
             }
         }
         // Every value was checked first, so the whole set applies or none of it does.
+        logConfigSet(order.map { ($0, pending[$0] ?? "") })
         config.store(order.map { ($0, pending[$0] ?? "") })
         applyConfig()
         return nil

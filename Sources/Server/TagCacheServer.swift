@@ -30,6 +30,8 @@ public final class TagCacheServer: @unchecked Sendable {
     let slowlog = Slowlog()
     /// INFO keyprefixes: merged sketches and the background key count.
     let prefixStats = KeyPrefixStats()
+    /// The cron's periodic log lines (verbose and debug).
+    let cronLog = CronLog()
     /// Microseconds spent in active expiry (INFO expire_cycle_cpu_milliseconds).
     let expireCycleMicros = Atomic<Int>(0)
     /// Bytes in use once the server had started (INFO used_memory_startup).
@@ -71,6 +73,10 @@ public final class TagCacheServer: @unchecked Sendable {
         runId = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
         applyConfig()
         runtime = ServerRuntime(server: self)
+        // Before anything is logged, so that every line goes to the file.
+        if !config.get("logfile").isEmpty && !log.setFile(config.get("logfile")) {
+            log.warning("Can't open the log file \(config.get("logfile"))")
+        }
     }
 
     /// Re-reads the directives the running server caches.
@@ -121,9 +127,6 @@ public final class TagCacheServer: @unchecked Sendable {
     /// Binds, starts the event loops and timers; returns the bound port.
     @discardableResult
     public func start(handleSignals: Bool = false) throws -> Int {
-        if !config.get("logfile").isEmpty && !log.setFile(config.get("logfile")) {
-            log.warning("Can't open the log file \(config.get("logfile"))")
-        }
         let wanted = config.int("port")
         var bound = wanted
         let hosts = config.get("bind").split(separator: " ").map { String($0) }
@@ -224,6 +227,7 @@ public final class TagCacheServer: @unchecked Sendable {
                 client.localAddress = lh.contains(":") ? "[\(lh)]:\(lport)" : "\(lh):\(lport)"
             }
             client.fd = fd
+            log.verbose("Accepted \(client.address)")
             let loop = loops[nextLoop % loops.count]
             nextLoop &+= 1
             loop.counters.add(.connectionsReceived, 1)
@@ -240,6 +244,7 @@ public final class TagCacheServer: @unchecked Sendable {
         keyspace.trimHeapIfWorthIt(freed: expired)
         expireCycleMicros.add(Int(monotonicUs() - t0), ordering: .relaxed)
         runtime.tick()
+        cronLog.tick(self)
         prefixStats.step(self, separator: prefixSeparator, limit: config.int("stats-prefixes-max"))
         if idleTimeoutSeconds > 0 {
             let now = keyspace.clock.nowMs()
