@@ -4,7 +4,8 @@
 # any failure.
 #
 #   bash Tests/run.sh                     every suite
-#   bash Tests/run.sh swift python        only the named suites: swift, python, cli, reference
+#   bash Tests/run.sh swift python        only the named suites: swift, python, cli, docker,
+#                                         reference
 #   bash Tests/run.sh --no-reference      every suite but the reference check
 #   TAGCACHE_TEST_PORT=6400 bash Tests/run.sh
 #                                         python + cli against a server already on that port
@@ -17,6 +18,10 @@
 #   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server,
 #              and Tests/cli/process.sh: the executable's log (--logfile, --loglevel) and
 #              this script's own argument handling
+#   docker     Tests/docker/steps.py: docker/Dockerfile's build and run steps without a Docker
+#              engine (what the COPY lines copy, filtered by .dockerignore; the build stage's RUN
+#              line, a release build kept in .build/docker-check/scratch between runs; then the
+#              binary started with the image's ENTRYPOINT and config, PING and the HEALTHCHECK)
 #   reference  python (redis-py 8) and cli against a real redis-server started on a free port:
 #              proves the tests expect what Redis does
 #
@@ -35,12 +40,12 @@ BUILD_CONFIG=${TAGCACHE_BUILD:-debug}
 RUN_START=$(date +%s)
 
 # ---- arguments -------------------------------------------------------------------------------
-ALL_SUITES=(swift python cli reference)
+ALL_SUITES=(swift python cli docker reference)
 WANTED=()
 NO_REFERENCE=""
 for arg in "$@"; do
     case "$arg" in
-        swift | python | cli | reference) WANTED+=("$arg") ;;
+        swift | python | cli | docker | reference) WANTED+=("$arg") ;;
         --no-reference) NO_REFERENCE=1 ;;
         -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
@@ -126,7 +131,7 @@ python_ok() { command -v python3 >/dev/null && python3 -c 'import venv, ensurepi
 
 section "tools"
 missing=()
-if wants cli || wants reference; then
+if wants cli || wants docker || wants reference; then
     command -v redis-cli >/dev/null || missing+=(redis-tools)
 fi
 if wants reference; then
@@ -478,6 +483,20 @@ for suite in python cli; do
         [[ -z "$EXTERNAL_PORT" ]] && run_process_checks
     fi
 done
+
+# ---- the container image's steps ---------------------------------------------------------------
+if wants docker; then
+    section "docker: docker/Dockerfile's steps without a Docker engine (Tests/docker/steps.py)"
+    if ! command -v swift >/dev/null || ! command -v python3 >/dev/null; then
+        record "docker steps" 0 1 0 "needs swift and python3"
+    elif ! command -v redis-cli >/dev/null; then
+        skip_or_fail "docker steps" "redis-cli is not installed" "apt-get install redis-tools"
+    else
+        t=$(date +%s)
+        timeout 900 python3 "$ROOT/Tests/docker/steps.py" "$ROOT/.build/docker-check" >"$LOGS/docker-steps.log" 2>&1
+        record_summary "docker steps" "$LOGS/docker-steps.log" "docker steps" "$t"
+    fi
+fi
 
 # ---- the tests against a real redis-server -----------------------------------------------------
 if wants reference; then
