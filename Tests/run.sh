@@ -4,7 +4,8 @@
 # any failure.
 #
 #   bash Tests/run.sh                     every suite
-#   bash Tests/run.sh swift python        only the named suites: swift, python, cli, reference
+#   bash Tests/run.sh swift python        only the named suites: swift, python, cli, docker,
+#                                         reference
 #   bash Tests/run.sh --no-reference      every suite but the reference check
 #   TAGCACHE_TEST_PORT=6400 bash Tests/run.sh
 #                                         python + cli against a server already on that port
@@ -14,7 +15,13 @@
 #   swift      `swift test`: unit tests and in-process server tests (Tests/*Tests)
 #   python     Tests/python with redis-py 5 (RESP2) and redis-py 8 (RESP3), each with the
 #              hiredis and the pure-Python parser, against a fresh tagcache-server
-#   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server
+#   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server,
+#              and Tests/cli/process.sh: the executable's log (--logfile, --loglevel) and
+#              this script's own argument handling
+#   docker     Tests/docker/steps.py: docker/Dockerfile's build and run steps without a Docker
+#              engine (what the COPY lines copy, filtered by .dockerignore; the build stage's RUN
+#              line, a release build kept in .build/docker-check/scratch between runs; then the
+#              binary started with the image's ENTRYPOINT and config, PING and the HEALTHCHECK)
 #   reference  python (redis-py 8) and cli against a real redis-server started on a free port:
 #              proves the tests expect what Redis does
 #   tsan       the server tests that drive several event loops at once, built with
@@ -28,8 +35,6 @@ set -u -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 LOGS="$ROOT/.build/test-logs"
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
 export PYTHONDONTWRITEBYTECODE=1
 CI=${CI:-}
 [[ "$CI" == "1" ]] && CI=true
@@ -37,12 +42,12 @@ BUILD_CONFIG=${TAGCACHE_BUILD:-debug}
 RUN_START=$(date +%s)
 
 # ---- arguments -------------------------------------------------------------------------------
-ALL_SUITES=(swift tsan python cli reference)
+ALL_SUITES=(swift tsan python cli docker reference)
 WANTED=()
 NO_REFERENCE=""
 for arg in "$@"; do
     case "$arg" in
-        swift | tsan | python | cli | reference) WANTED+=("$arg") ;;
+        swift | tsan | python | cli | docker | reference) WANTED+=("$arg") ;;
         --no-reference) NO_REFERENCE=1 ;;
         -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
@@ -58,6 +63,10 @@ if [[ ${#WANTED[@]} -eq 0 ]]; then
     [[ -n "$NO_REFERENCE" ]] && WANTED=("${WANTED[@]/reference/}")
 fi
 wants() { [[ " ${WANTED[*]} " == *" $1 "* ]]; }
+# Only a run that will happen replaces the previous run's logs (--help or a bad argument
+# leaves them for reading).
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
 
 # ---- bookkeeping -----------------------------------------------------------------------------
 TOTAL_PASSED=0
@@ -124,7 +133,7 @@ python_ok() { command -v python3 >/dev/null && python3 -c 'import venv, ensurepi
 
 section "tools"
 missing=()
-if wants cli || wants reference; then
+if wants cli || wants docker || wants reference; then
     command -v redis-cli >/dev/null || missing+=(redis-tools)
 fi
 if wants reference; then
@@ -348,22 +357,38 @@ EOF
 
 # run_smoke NAME PORT: Tests/cli/smoke.sh against PORT.
 run_smoke() {
-    local name=$1 port=$2 line p f t file
+    local name=$1 port=$2 t file
     file=$(echo "$name" | tr -c 'A-Za-z0-9.\n-' '_')
     local log="$LOGS/smoke-$file.log"
     t=$(date +%s)
     TAGCACHE_TEST_HOST=127.0.0.1 TAGCACHE_TEST_PORT=$port timeout 180 bash "$ROOT/Tests/cli/smoke.sh" >"$log" 2>&1
-    grep -v "^ok " "$log" | grep -v "^cli smoke:"
-    line=$(grep -E "^cli smoke: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
+    record_summary "$name" "$log" "cli smoke" "$t"
+}
+
+# run_process_checks: Tests/cli/process.sh (the executable's logging, run.sh's arguments).
+run_process_checks() {
+    local t log="$LOGS/process.log"
+    echo "-- server process (Tests/cli/process.sh)"
+    t=$(date +%s)
+    TAGCACHE_SERVER_BIN="$BIN" timeout 120 bash "$ROOT/Tests/cli/process.sh" >"$log" 2>&1
+    record_summary "server process" "$log" "server process" "$t"
+}
+
+# record_summary NAME LOG PREFIX START: a check script's log ending "PREFIX: N passed, M failed":
+# prints its failures and that line, and records the counts under NAME.
+record_summary() {
+    local name=$1 log=$2 prefix=$3 start=$4 line p f
+    grep -v "^ok " "$log" | grep -v "^$prefix:"
+    line=$(grep -E "^$prefix: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
     if [[ -z "$line" ]]; then
-        echo "smoke.sh ended without its summary (log: $log):"
+        echo "no summary line \"$prefix: ...\" (log: ${log#"$ROOT/"}); it ends:"
         tail -10 "$log"
         record "$name" 0 1 0 "no summary"
         return
     fi
     echo "$line"
-    read -r p f <<<"$(echo "$line" | sed 's/cli smoke: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2/')"
-    record "$name" "$p" "$f" 0 "$(elapsed_since "$t")"
+    read -r p f <<<"$(echo "$line" | sed "s/^$prefix: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2/")"
+    record "$name" "$p" "$f" 0 "$(elapsed_since "$start")"
 }
 
 # ---- swift test ------------------------------------------------------------------------------
@@ -498,8 +523,23 @@ for suite in python cli; do
         else
             record "cli smoke" 0 1 0 "server did not start"
         fi
+        [[ -z "$EXTERNAL_PORT" ]] && run_process_checks
     fi
 done
+
+# ---- the container image's steps ---------------------------------------------------------------
+if wants docker; then
+    section "docker: docker/Dockerfile's steps without a Docker engine (Tests/docker/steps.py)"
+    if ! command -v swift >/dev/null || ! command -v python3 >/dev/null; then
+        record "docker steps" 0 1 0 "needs swift and python3"
+    elif ! command -v redis-cli >/dev/null; then
+        skip_or_fail "docker steps" "redis-cli is not installed" "apt-get install redis-tools"
+    else
+        t=$(date +%s)
+        timeout 900 python3 "$ROOT/Tests/docker/steps.py" "$ROOT/.build/docker-check" >"$LOGS/docker-steps.log" 2>&1
+        record_summary "docker steps" "$LOGS/docker-steps.log" "docker steps" "$t"
+    fi
+fi
 
 # ---- the tests against a real redis-server -----------------------------------------------------
 if wants reference; then

@@ -88,6 +88,7 @@ final class Connection {
                 continue
             }
             if n == 0 {
+                server.log.verbose(server.clientClosedLogLine(self))
                 close()
                 return
             }

@@ -159,6 +159,7 @@ extension TagCacheServer: ServerControl {
         // when the limit cannot be raised enough.
         if let m = pending["maxclients"], let refusal = maxClientsRefusal(m) { return refusal }
         // Every value was checked first, so the whole set applies or none of it does.
+        logConfigSet(order.map { ($0, pending[$0] ?? "") })
         storeAndApply(order.map { ($0, pending[$0] ?? "") })
         return nil
     }

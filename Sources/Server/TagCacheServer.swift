@@ -32,6 +32,8 @@ public final class TagCacheServer: @unchecked Sendable {
     let slowlog = Slowlog()
     /// INFO keyprefixes: merged sketches and the background key count.
     let prefixStats = KeyPrefixStats()
+    /// The cron's periodic log lines (verbose and debug).
+    let cronLog = CronLog()
     /// Microseconds spent in active expiry (INFO expire_cycle_cpu_milliseconds).
     let expireCycleMicros = Atomic<Int>(0)
     /// Bytes in use once the server had started (INFO used_memory_startup), as the keyspace
@@ -65,6 +67,10 @@ public final class TagCacheServer: @unchecked Sendable {
         runId = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
         runtime = ServerRuntime(startedMonotonicMs: startedMonotonicMs)
         applyConfig()
+        // Before anything is logged, so that every line goes to the file.
+        if !config.get("logfile").isEmpty && !log.setFile(config.get("logfile")) {
+            log.warning("Can't open the log file \(config.get("logfile"))")
+        }
     }
 
     /// Re-reads the directives the running server caches and publishes them (callers hold
@@ -147,9 +153,6 @@ public final class TagCacheServer: @unchecked Sendable {
     /// Binds, starts the event loops and timers; returns the bound port.
     @discardableResult
     public func start(handleSignals: Bool = false) throws -> Int {
-        if !config.get("logfile").isEmpty && !log.setFile(config.get("logfile")) {
-            log.warning("Can't open the log file \(config.get("logfile"))")
-        }
         var n = config.int("event-loops")
         if n == 0 { n = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 64)) }
         let metricsWanted = config.int("metrics-port")
@@ -239,6 +242,7 @@ public final class TagCacheServer: @unchecked Sendable {
             let client = ClientState(id: registry.newId(), authenticated: current.requirePass == nil, now: now, fd: fd,
                                      address: host.contains(":") ? "[\(host)]:\(peerPort)" : "\(host):\(peerPort)",
                                      localAddress: local)
+            log.verbose("Accepted \(client.address)")
             let loop = loops[nextLoop % loops.count]
             nextLoop &+= 1
             loop.counters.add(.connectionsReceived, 1)
@@ -263,6 +267,7 @@ public final class TagCacheServer: @unchecked Sendable {
         keyspace.trimHeapIfWorthIt(freed: expired)
         expireCycleMicros.add(Int(monotonicUs() - t0), ordering: .relaxed)
         runtime.tick(self)
+        cronLog.tick(self)
         let current = settings.value
         prefixStats.step(self, separator: current.prefixSeparator, limit: current.prefixesMax)
         if current.idleTimeoutSeconds > 0 { closeIdleClients(timeout: Int64(current.idleTimeoutSeconds)) }

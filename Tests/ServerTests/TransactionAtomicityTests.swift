@@ -1,4 +1,5 @@
 import Dispatch
+import Store
 import Synchronization
 import TagCache
 import XCTest
@@ -10,7 +11,7 @@ final class TransactionAtomicityTests: XCTestCase {
     /// What the writer thread reports back to the test.
     final class Outcome: Sendable {
         let writerDone = Atomic<Bool>(false)
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         func fail(_ m: String) { failures.withLock { $0.append(m) } }
     }
 
