@@ -1,0 +1,29 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Requests that once killed or hung the server, each sent to a real server process: the
+/// process must answer the request (Redis's reply where Redis has one) and still answer PING.
+final class HostileInputTests: XCTestCase {
+    /// A debug-enabled server; capped at 2 GB of address space so a regression that grows a
+    /// reply without bound ends the process instead of exhausting the machine.
+    func startServer(_ arguments: [String] = []) throws -> ServerProcess {
+        try ServerProcess(["--enable-debug-command", "yes"] + arguments, wrapper: ["prlimit", "--as=2000000000"])
+    }
+
+    func testBlockingTimeoutsBelowInt64AreNegative() throws {
+        let s = try startServer()
+        let c = try s.client()
+        for t in ["-1e16", "-inf", "-9223372036854775808", "-1e400", "-9223372036854775809"] {
+            for cmd in [["BLPOP", "k", t], ["BRPOP", "k", t], ["BLMOVE", "a", "b", "LEFT", "RIGHT", t],
+                        ["BRPOPLPUSH", "a", "b", t]] {
+                try c.send(args: cmd.map { Array($0.utf8) })
+                XCTAssertEqual(try c.readReplyText(), "-ERR timeout is negative\r\n", cmd.joined(separator: " "))
+            }
+        }
+        // The exact bytes of the report.
+        try c.send(raw: "*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$5\r\n-1e16\r\n")
+        XCTAssertEqual(try c.readReplyText(), "-ERR timeout is negative\r\n")
+        s.assertAlive("BLPOP k -1e16")
+    }
+}
