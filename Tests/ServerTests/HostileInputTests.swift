@@ -26,4 +26,16 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try c.readReplyText(), "-ERR timeout is negative\r\n")
         s.assertAlive("BLPOP k -1e16")
     }
+
+    func testCommandGetKeysWithAHugeKeyCount() throws {
+        let s = try startServer()
+        let c = try s.client()
+        for n in ["9223372036854775807", "4611686018427387904", "2147483648"] {
+            XCTAssertEqual(try c.command("COMMAND", "GETKEYS", "SINTERCARD", n, "a"),
+                           "-ERR Invalid arguments specified for command\r\n", n)
+            XCTAssertEqual(try c.command("COMMAND", "GETKEYSANDFLAGS", "SINTERCARD", n, "a"),
+                           "-ERR Invalid arguments specified for command\r\n", n)
+        }
+        s.assertAlive("COMMAND GETKEYS SINTERCARD 9223372036854775807 a")
+    }
 }
