@@ -38,4 +38,18 @@ final class HostileInputTests: XCTestCase {
         }
         s.assertAlive("COMMAND GETKEYS SINTERCARD 9223372036854775807 a")
     }
+
+    func testHugeSlowlogThreshold() throws {
+        let s = try startServer()
+        let c = try s.client()
+        for v in ["10000000000000000", "9223372036854775807"] {
+            XCTAssertEqual(try c.command("CONFIG", "SET", "slowlog-log-slower-than", v), "+OK\r\n", v)
+            XCTAssertEqual(try c.command("CONFIG", "GET", "slowlog-log-slower-than"),
+                           "*2\r\n$23\r\nslowlog-log-slower-than\r\n$\(v.utf8.count)\r\n\(v)\r\n")
+        }
+        // A threshold no command reaches: a slow command is not logged.
+        XCTAssertEqual(try c.command("DEBUG", "SLEEP", "0.05"), "+OK\r\n")
+        XCTAssertEqual(try c.command("SLOWLOG", "LEN"), ":0\r\n")
+        s.assertAlive("CONFIG SET slowlog-log-slower-than 10000000000000000")
+    }
 }
