@@ -52,4 +52,25 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try c.command("SLOWLOG", "LEN"), ":0\r\n")
         s.assertAlive("CONFIG SET slowlog-log-slower-than 10000000000000000")
     }
+
+    func testDebugJumpCannotOverflowTheClock() throws {
+        let s = try startServer()
+        let c = try s.client()
+        for ms in ["9223372036854775807", "10000000000000000", "253402300800000"] {
+            XCTAssertTrue(try c.command("DEBUG", "JUMP", ms).hasPrefix("-ERR DEBUG JUMP would move the clock past"), ms)
+            s.assertAlive("DEBUG JUMP \(ms)")
+            XCTAssertTrue(try c.command("TIME").hasPrefix("*2\r\n"))
+            XCTAssertTrue(try c.command("INFO", "server").contains("uptime_in_seconds"))
+        }
+        // Jumps that fit add up until the next one would not.
+        XCTAssertEqual(try c.command("DEBUG", "JUMP", "100000000000000"), "+OK\r\n")
+        XCTAssertEqual(try c.command("DEBUG", "JUMP", "100000000000000"), "+OK\r\n")
+        XCTAssertTrue(try c.command("DEBUG", "JUMP", "100000000000000").hasPrefix("-ERR DEBUG JUMP would move"))
+        XCTAssertEqual(try c.command("SET", "k", "v", "EX", "100"), "+OK\r\n")
+        XCTAssertEqual(try c.command("TTL", "k"), ":100\r\n")
+        let time = try c.command("TIME")
+        let seconds = time.split(separator: "\r\n").dropFirst(2).first.flatMap { Int($0) } ?? 0
+        XCTAssertGreaterThan(seconds, 200_000_000_000, "the clock moved 2e14 ms ahead: \(time.debugDescription)")
+        s.assertAlive("DEBUG JUMP up to the limit")
+    }
 }
