@@ -73,4 +73,18 @@ final class HostileInputTests: XCTestCase {
         XCTAssertGreaterThan(seconds, 200_000_000_000, "the clock moved 2e14 ms ahead: \(time.debugDescription)")
         s.assertAlive("DEBUG JUMP up to the limit")
     }
+
+    func testExecOfAQueuedCommandWithAMillionArguments() throws {
+        let s = try startServer()
+        let c = try s.client(timeout: 60)
+        XCTAssertEqual(try c.command("SET", "k7", "v"), "+OK\r\n")
+        XCTAssertEqual(try c.command("MULTI"), "+OK\r\n")
+        var args: [[UInt8]] = [Array("EXISTS".utf8)]
+        args.reserveCapacity(1_000_001)
+        for i in 0..<1_000_000 { args.append(Array("k\(i)".utf8)) }
+        try c.send(args: args)
+        XCTAssertEqual(try c.readReplyText(), "+QUEUED\r\n")
+        XCTAssertEqual(try c.command("EXEC"), "*1\r\n:1\r\n")
+        s.assertAlive("EXEC of EXISTS with 1,000,000 keys")
+    }
 }
