@@ -315,10 +315,13 @@ public enum HashCommands {
         let size = h.count
         let count = l < 0 ? -l : l
         if l < 0 || count == 1 {
+            let least = withValues ? 2 * CountedReply.leastBulk + (nested ? 4 : 0) : CountedReply.leastBulk
+            guard let budget = CountedReply(ctx, elements: count, bytesEach: least) else { return }
             r.array(withValues && !r.resp3 ? count * 2 : count)
             for _ in 0..<count {
                 let (f, v) = h.randomPair()
                 emit(f, v)
+                if budget.exceeded() { return }
             }
             return
         }

@@ -39,6 +39,13 @@ public protocol ServerControl: AnyObject, Sendable {
     /// Whether DEBUG and other test-only commands are allowed.
     /// enable-debug-command: "no", "yes" or "local".
     var debugCommandMode: String { get }
+    /// count-reply-max-bytes: the largest reply a client's count may make (0 = no limit).
+    /// Read only when such a reply is asked for.
+    var countReplyMaxBytes: Int { get }
+}
+
+extension ServerControl {
+    public var countReplyMaxBytes: Int { CountedReply.defaultMaxBytes }
 }
 
 /// CLIENT KILL's filters (new and old forms).

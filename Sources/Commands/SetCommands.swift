@@ -267,8 +267,12 @@ public enum SetCommands {
             let count = l < 0 ? -l : l
             let size = s.count
             if l < 0 || count == 1 {
+                guard let budget = CountedReply(ctx, elements: count, bytesEach: CountedReply.leastBulk) else { return }
                 ctx.reply.array(count)
-                for _ in 0..<count { s.withRandomMember { ctx.reply.bulk($0) } }
+                for _ in 0..<count {
+                    s.withRandomMember { ctx.reply.bulk($0) }
+                    if budget.exceeded() { return }
+                }
                 return
             }
             if count >= size {

@@ -1,3 +1,4 @@
+import Commands
 import Glibc
 import RESP
 import Store
@@ -234,6 +235,8 @@ public final class Config: @unchecked Sendable {
         Directive("client-output-backpressure", .memory(min: 1 << 14, max: UInt64(Int.max)), "4194304", "stop reading a client whose unsent replies exceed this"),
         Directive("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), "notice", "log verbosity"),
         Directive("logfile", .string(.any), "", mutable: false, "log file; empty = standard output"),
+        Directive("count-reply-max-bytes", .memory(min: 0, max: UInt64(Int.max)), String(CountedReply.defaultMaxBytes),
+                  "largest reply whose length the request sets, not the data (SRANDMEMBER, HRANDFIELD with a negative count; COMMAND INFO/DOCS names); 0 = no limit"),
         Directive("hz", .clampedInteger(min: 0, max: Int(Int32.max), lo: 1, hi: 500), "10", "background task frequency (active expiry, timeouts)"),
         Directive("enable-debug-command", .enumeration(["no", "yes", "local"]), "no", mutable: false, "allow DEBUG"),
         Directive("pidfile", .string(.any), "", mutable: false, "write the process id here"),

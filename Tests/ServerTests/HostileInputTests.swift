@@ -74,6 +74,8 @@ final class HostileInputTests: XCTestCase {
         s.assertAlive("DEBUG JUMP up to the limit")
     }
 
+    /// A transaction queues a copy of every request; EXEC runs it from that copy, whose
+    /// argument views must not cost stack per argument.
     func testExecOfAQueuedCommandWithAMillionArguments() throws {
         let s = try startServer()
         let c = try s.client(timeout: 60)
@@ -86,5 +88,64 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try c.readReplyText(), "+QUEUED\r\n")
         XCTAssertEqual(try c.command("EXEC"), "*1\r\n:1\r\n")
         s.assertAlive("EXEC of EXISTS with 1,000,000 keys")
+    }
+
+    /// SRANDMEMBER and HRANDFIELD with a negative count: the count, not the data, sets the
+    /// reply's size. Redis 7.0 builds it however large; TagCache refuses past
+    /// count-reply-max-bytes and keeps serving the loop's other clients.
+    func testCountDrivenRepliesAreBoundedWhileTheLoopServesOthers() throws {
+        let s = try startServer(["--event-loops", "1"])
+        let a = try s.client(), b = try s.client()
+        XCTAssertEqual(try a.command("SADD", "s", "m1", "m2", "m3"), ":3\r\n")
+        XCTAssertEqual(try a.command("HSET", "h", "f", "v", "g", "w"), ":2\r\n")
+        let refused = "-ERR the reply would exceed count-reply-max-bytes (67108864 bytes)\r\n"
+        for cmd in [["SRANDMEMBER", "s", "-9223372036854775807"], ["HRANDFIELD", "h", "-4611686018427387903", "WITHVALUES"],
+                    ["HRANDFIELD", "h", "-9223372036854775807"], ["SRANDMEMBER", "s", "-20000000"]] {
+            try a.send(args: cmd.map { Array($0.utf8) })
+            // The other client shares the loop and is answered meanwhile (a timeout throws).
+            let pong = try b.command("PING")
+            XCTAssertEqual(pong, "+PONG\r\n", cmd.joined(separator: " "))
+            XCTAssertEqual(try a.readReplyText(), refused, cmd.joined(separator: " "))
+        }
+        // A count that fits gets the whole reply.
+        let fits = try a.command("SRANDMEMBER", "s", "-100000")
+        XCTAssertTrue(fits.hasPrefix("*100000\r\n$2\r\nm"))
+        XCTAssertEqual(fits.utf8.count, 9 + 100_000 * 8)
+        XCTAssertEqual(try a.command("HELLO", "3").prefix(1), "%")
+        XCTAssertTrue(try a.command("HRANDFIELD", "h", "-3", "WITHVALUES").hasPrefix("*3\r\n*2\r\n$1\r\n"))
+        XCTAssertEqual(try a.command("HELLO", "2").prefix(1), "*")
+
+        // Configurable. Long members: the reply outgrows the budget while it is written and is
+        // taken back whole; the connection goes on with clean replies.
+        XCTAssertEqual(try a.command("CONFIG", "SET", "count-reply-max-bytes", "1mb"), "+OK\r\n")
+        XCTAssertEqual(try a.command("SADD", "big", String(repeating: "x", count: 100_000)), ":1\r\n")
+        XCTAssertEqual(try a.command("SRANDMEMBER", "big", "-20"),
+                       "-ERR the reply would exceed count-reply-max-bytes (1048576 bytes)\r\n")
+        XCTAssertEqual(try a.command("PING"), "+PONG\r\n")
+        XCTAssertEqual(try a.command("SRANDMEMBER", "big", "-5").utf8.count, 4 + 5 * (100_000 + 11))
+        XCTAssertEqual(try a.command("CONFIG", "SET", "count-reply-max-bytes", "1kb"), "+OK\r\n")
+        XCTAssertTrue(try a.command("SRANDMEMBER", "s", "-200").hasPrefix("-ERR the reply would exceed"))
+        XCTAssertEqual(try a.command("CONFIG", "SET", "count-reply-max-bytes", "0"), "+OK\r\n")
+        XCTAssertTrue(try a.command("SRANDMEMBER", "s", "-200").hasPrefix("*200\r\n"))
+        s.assertAlive("SRANDMEMBER s -9223372036854775807")
+    }
+
+    /// COMMAND DOCS / COMMAND INFO repeat a command's description as often as it is named:
+    /// a million "client" names (12 MB) once asked for 8 GB of docs.
+    func testRepeatedCommandNamesAreBounded() throws {
+        let s = try startServer()
+        let c = try s.client(timeout: 60)
+        // A small budget keeps the test quick (describing a command is not).
+        XCTAssertEqual(try c.command("CONFIG", "SET", "count-reply-max-bytes", "4mb"), "+OK\r\n")
+        for sub in ["DOCS", "INFO"] {
+            var args: [[UInt8]] = [Array("COMMAND".utf8), Array(sub.utf8)]
+            args += Array(repeating: Array("client".utf8), count: 100_000)
+            try c.send(args: args)
+            XCTAssertEqual(try c.readReplyText(), "-ERR the reply would exceed count-reply-max-bytes (4194304 bytes)\r\n", sub)
+        }
+        // A few names are answered as before.
+        XCTAssertTrue(try c.command("COMMAND", "DOCS", "get", "get").hasPrefix("*4\r\n$3\r\nget\r\n"))
+        XCTAssertTrue(try c.command("COMMAND", "INFO", "get", "nosuch", "get").hasPrefix("*3\r\n*10\r\n"))
+        s.assertAlive("COMMAND DOCS with 100,000 names")
     }
 }
