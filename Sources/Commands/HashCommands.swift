@@ -335,14 +335,14 @@ public enum HashCommands {
         var chosen = Array(repeating: false, count: size)
         if count * 3 > size {
             var picked = 0
-            for i in 0..<size where Int.random(in: 0..<(size - i)) < count - picked {
+            for i in 0..<size where FastRandom.int(in: 0..<(size - i)) < count - picked {
                 chosen[i] = true
                 picked += 1
             }
         } else {
             var picked = 0
             while picked < count {
-                let i = Int.random(in: 0..<size)
+                let i = FastRandom.int(in: 0..<size)
                 if !chosen[i] { chosen[i] = true; picked += 1 }
             }
         }

@@ -118,13 +118,13 @@ extension SetCommands {
             var chosen = Array(repeating: false, count: size)
             var picked = 0
             if count * 3 > size {
-                for i in 0..<size where Int.random(in: 0..<(size - i)) < count - picked {
+                for i in 0..<size where FastRandom.int(in: 0..<(size - i)) < count - picked {
                     chosen[i] = true
                     picked += 1
                 }
             } else {
                 while picked < count {
-                    let i = Int.random(in: 0..<size)
+                    let i = FastRandom.int(in: 0..<size)
                     if !chosen[i] { chosen[i] = true; picked += 1 }
                 }
             }
