@@ -22,9 +22,10 @@ public struct CountedReply {
     /// replying with the error, when that cannot fit the budget.
     init?(_ ctx: CommandContext, elements: Int, bytesEach: Int) {
         reply = ctx.reply
-        let configured = ctx.server.countReplyMaxBytes
-        limit = configured > 0 ? configured : Int.max
         start = reply.out.readableCount
+        // One element is as large as the data it shows, no more: no budget to look up.
+        let configured = elements <= 1 ? 0 : ctx.server.countReplyMaxBytes
+        limit = configured > 0 ? configured : Int.max
         let (least, overflow) = elements.multipliedReportingOverflow(by: bytesEach)
         if overflow || least > limit {
             CountedReply.refuse(reply, limit)
