@@ -18,6 +18,7 @@
 #include <math.h>
 #include <malloc.h>
 #include <time.h>
+#include <sys/random.h>
 
 int tc_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -212,4 +213,37 @@ double tc_ticks_per_us(void) {
     rate = 1000.0;
 #endif
     return rate;
+}
+
+static __thread uint64_t tc_rng[4];
+static __thread int tc_rng_seeded;
+
+static inline uint64_t tc_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t tc_random(void) {
+    uint64_t *s = tc_rng;
+    if (!tc_rng_seeded) {
+        if (getrandom(s, sizeof tc_rng, 0) != (ssize_t)sizeof tc_rng || (s[0] | s[1] | s[2] | s[3]) == 0) {
+            /* No entropy source: splitmix64 from the time and this thread's state address. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)s;
+            for (int i = 0; i < 4; i++) {
+                uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+                z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+                s[i] = z ^ (z >> 31);
+            }
+        }
+        tc_rng_seeded = 1;
+    }
+    uint64_t result = tc_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = tc_rotl(s[3], 45);
+    return result;
 }

@@ -66,18 +66,14 @@ public enum BlockingCommands {
             ctx.reply.error("ERR timeout is not a float or out of range")
             return nil
         }
-        let ms = seconds * 1000
-        // Redis 7.0 converts with (long long)ceill(ms): anything past LLONG_MAX comes out as
-        // LLONG_MIN and is reported as negative.
-        if ms > Float80(Int64.max) || ms.isNaN {
+        let ms = (seconds * 1000).rounded(.up)
+        // Redis 7.0 converts with (long long)ceill(ms): anything outside the Int64 range (infinities
+        // included) comes out as LLONG_MIN, i.e. negative.
+        guard ms >= 0 && ms < 0x1p63 else {
             ctx.reply.error("ERR timeout is negative")
             return nil
         }
-        let t = Int64(ms.rounded(.up))
-        if t < 0 {
-            ctx.reply.error("ERR timeout is negative")
-            return nil
-        }
+        let t = Int64(ms)
         if t == 0 { return 0 }
         if t > Int64.max - ctx.now {
             ctx.reply.error("ERR timeout is out of range")

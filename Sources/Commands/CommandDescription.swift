@@ -95,7 +95,9 @@ enum CommandDescription {
                 guard first + index < argc, let n = arg(first + index).redisInteger, n >= 0 else { return nil }
                 step = keyStep
                 first += firstKey
-                last = first + (n - 1) * keyStep
+                // Redis's getKeysUsingKeySpecs: `last = first + (int)numkeys - 1`, the count
+                // truncated to a C int and the step applied only while walking.
+                last = first + Int(Int32(truncatingIfNeeded: n)) - 1
             case .unknown: continue
             }
             if last < first { continue }

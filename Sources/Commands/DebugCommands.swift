@@ -51,8 +51,12 @@ public enum DebugCommands {
                 ctx.reply.error("ERR milliseconds must be a non-negative integer")
                 return
             }
-            ctx.keyspace.clock.advance(Int64(ms))
-            ctx.now = ctx.keyspace.clock.nowMs()
+            let clock = ctx.keyspace.clock
+            if !clock.advance(Int64(ms)) {
+                ctx.reply.error("ERR DEBUG JUMP would move the clock past 9999-12-31 (at most \(max(0, Clock.latestMs - clock.nowMs())) ms ahead)")
+                return
+            }
+            ctx.now = clock.nowMs()
             ctx.reply.ok()
         } else if sub.equalsIgnoringCase("sleep") && args.count == 3 {
             let seconds = args[2].redisDouble ?? 0

@@ -48,7 +48,7 @@ public enum Dispatcher {
                 let owned = args.copy()
                 m.queue.append((spec, owned))
                 client.multiQueued = m.queue.count
-                client.multiBytes += owned.values.reduce(0) { $0 + $1.count }
+                client.multiBytes += owned.byteCount
                 ctx.reply.queued()
                 return
             }

@@ -315,10 +315,13 @@ public enum HashCommands {
         let size = h.count
         let count = l < 0 ? -l : l
         if l < 0 || count == 1 {
+            let least = withValues ? 2 * CountedReply.leastBulk + (nested ? 4 : 0) : CountedReply.leastBulk
+            guard let budget = CountedReply(ctx, elements: count, bytesEach: least) else { return }
             r.array(withValues && !r.resp3 ? count * 2 : count)
             for _ in 0..<count {
                 let (f, v) = h.randomPair()
                 emit(f, v)
+                if budget.exceeded() { return }
             }
             return
         }
@@ -332,14 +335,14 @@ public enum HashCommands {
         var chosen = Array(repeating: false, count: size)
         if count * 3 > size {
             var picked = 0
-            for i in 0..<size where Int.random(in: 0..<(size - i)) < count - picked {
+            for i in 0..<size where FastRandom.int(in: 0..<(size - i)) < count - picked {
                 chosen[i] = true
                 picked += 1
             }
         } else {
             var picked = 0
             while picked < count {
-                let i = Int.random(in: 0..<size)
+                let i = FastRandom.int(in: 0..<size)
                 if !chosen[i] { chosen[i] = true; picked += 1 }
             }
         }

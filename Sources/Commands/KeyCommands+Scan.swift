@@ -163,7 +163,7 @@ extension KeyCommands {
                 total += counts[i]
             }
             if total == 0 { ctx.reply.null(); return }
-            var r = Int.random(in: 0..<total)
+            var r = FastRandom.int(in: 0..<total)
             var index = 0
             while r >= counts[index] {
                 r -= counts[index]

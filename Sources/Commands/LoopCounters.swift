@@ -81,9 +81,7 @@ public final class LoopCounters: @unchecked Sendable {
     /// statistics: separator byte and how many prefixes to keep (0 = off).
     public func configure(latencyTracking: Bool, slowlogMicroseconds: Int, prefixSeparator: UInt8, prefixes: Int) {
         self.latencyTracking.store(latencyTracking, ordering: .relaxed)
-        let threshold: UInt64 = slowlogMicroseconds < 0 ? UInt64.max
-            : UInt64((Double(slowlogMicroseconds) * LoopCounters.ticksPerMicrosecond).rounded(.up))
-        slowlogThreshold.store(threshold, ordering: .relaxed)
+        slowlogThreshold.store(LoopCounters.slowlogThresholdTicks(microseconds: slowlogMicroseconds), ordering: .relaxed)
         let separatorChanged = self.prefixSeparator.load(ordering: .relaxed) != prefixSeparator
         self.prefixSeparator.store(prefixSeparator, ordering: .relaxed)
         let wanted = prefixes <= 0 ? 0 : min(prefixes * 2, self.prefixes.maxCapacity)
@@ -94,6 +92,14 @@ public final class LoopCounters: @unchecked Sendable {
         prefixTracking.store(prefixes > 0, ordering: .relaxed)
     }
     private let configuredPrefixCapacity = Atomic<Int>(-1)
+
+    /// slowlog-log-slower-than (up to Int64.max µs) in ticks; a threshold past UInt64.max ticks
+    /// is never reached, as is a negative one.
+    static func slowlogThresholdTicks(microseconds: Int) -> UInt64 {
+        if microseconds < 0 { return UInt64.max }
+        let ticks = (Double(microseconds) * ticksPerMicrosecond).rounded(.up)
+        return ticks < 0x1p64 ? UInt64(ticks) : UInt64.max
+    }
 
     /// Ticks at or above which a command goes to the slow log (UInt64.max: never).
     @inline(__always) public var slowlogThresholdTicks: UInt64 { slowlogThreshold.load(ordering: .relaxed) }

@@ -203,9 +203,12 @@ public enum ServerCommands {
 
     static func commandInfo(_ ctx: CommandContext, _ args: Arguments) {
         if args.count == 2 { command(ctx, args); return }
+        // Names may repeat: a request of a million names would ask for gigabytes.
+        guard let budget = CountedReply(ctx, elements: args.count - 2, bytesEach: 3) else { return }
         ctx.reply.array(args.count - 2)
         for i in 2..<args.count {
             if let c = find(ctx, args[i]) { CommandDescription.info(c, ctx.reply) } else { ctx.reply.null() }
+            if budget.exceeded() { return }
         }
     }
 
@@ -216,10 +219,12 @@ public enum ServerCommands {
         } else {
             for i in 2..<args.count { if let c = find(ctx, args[i]) { specs.append(c) } }
         }
+        guard let budget = CountedReply(ctx, elements: specs.count, bytesEach: 3) else { return }
         ctx.reply.map(specs.count)
         for c in specs {
             ctx.reply.bulk(string: c.fullName)
             CommandDescription.docs(c, ctx.reply)
+            if budget.exceeded() { return }
         }
     }
 

@@ -36,6 +36,14 @@ public protocol ServerControl: AnyObject, Sendable {
     /// Whether DEBUG and other test-only commands are allowed.
     /// enable-debug-command: "no", "yes" or "local".
     var debugCommandMode: String { get }
+    /// count-reply-max-bytes: the largest reply whose length the request sets rather than the
+    /// data (see CountedReply); 0 = no limit. Read only when such a reply is asked for.
+    var countReplyMaxBytes: Int { get }
+}
+
+extension ServerControl {
+    /// The directive's default, for stand-ins that have no configuration.
+    public var countReplyMaxBytes: Int { CountedReply.defaultMaxBytes }
 }
 
 /// CLIENT KILL's filters (new and old forms).

@@ -16,32 +16,53 @@ public struct Arguments {
     public func copy() -> OwnedArguments { OwnedArguments(self) }
 }
 
-/// Arguments copied out of the input buffer.
+/// Arguments copied out of the input buffer: every argument's bytes in one array, so a view of
+/// all of them needs one pointer (and no stack per argument, however many there are).
 public final class OwnedArguments {
-    public let values: [[UInt8]]
+    /// The arguments' bytes, back to back.
+    private let bytes: [UInt8]
+    /// Where each argument ends in `bytes` (the next one starts there).
+    private let ends: [Int]
 
-    public init(_ args: Arguments) {
-        var v: [[UInt8]] = []
-        v.reserveCapacity(args.count)
-        for i in 0..<args.count { v.append(Array(args[i])) }
-        values = v
+    public convenience init(_ args: Arguments) { self.init(packing: (0..<args.count).lazy.map { args[$0] }) }
+
+    public convenience init(values: [[UInt8]]) { self.init(packing: values) }
+
+    private init<C: Collection>(packing items: C) where C.Element: Collection<UInt8> {
+        var total = 0
+        for a in items { total += a.count }
+        var b: [UInt8] = []
+        // One byte more than needed: the array always has storage, so even an empty argument
+        // gets an address (as the parser's views do) and handlers may take it.
+        b.reserveCapacity(total + 1)
+        var e: [Int] = []
+        e.reserveCapacity(items.count)
+        for a in items {
+            b.append(contentsOf: a)
+            e.append(b.count)
+        }
+        bytes = b
+        ends = e
     }
 
-    public init(values: [[UInt8]]) { self.values = values }
+    /// Number of arguments.
+    public var count: Int { ends.count }
+
+    /// Bytes held by the arguments (CLIENT LIST's multi-mem).
+    public var byteCount: Int { bytes.count }
 
     /// Calls body with an Arguments view of the copied values.
     public func withArguments<R>(_ body: (Arguments) throws -> R) rethrows -> R {
-        let n = values.count
+        let n = ends.count
         let spans = UnsafeMutableBufferPointer<Bytes>.allocate(capacity: max(n, 1))
         defer { spans.deallocate() }
-        return try withViews(0, spans) { try body(Arguments(UnsafeBufferPointer(rebasing: spans[0..<n]))) }
-    }
-
-    private func withViews<R>(_ i: Int, _ spans: UnsafeMutableBufferPointer<Bytes>, _ body: () throws -> R) rethrows -> R {
-        if i == values.count { return try body() }
-        return try values[i].withUnsafeBufferPointer { p in
-            spans[i] = p
-            return try withViews(i + 1, spans, body)
+        return try bytes.withUnsafeBufferPointer { all in
+            var start = 0
+            for i in 0..<n {
+                spans[i] = Bytes(start: all.baseAddress.map { $0 + start }, count: ends[i] - start)
+                start = ends[i]
+            }
+            return try body(Arguments(UnsafeBufferPointer(rebasing: spans[0..<n])))
         }
     }
 }

@@ -1,3 +1,4 @@
+import Commands
 import Glibc
 import RESP
 import Store
@@ -179,12 +180,14 @@ public func parseMemory(_ s: String) -> UInt64? {
     case "gb": mul = 1 << 30
     default: return nil
     }
+    // Redis's memtoull: at most 127 digits, read by strtoull, which saturates at UInt64.max
+    // (then out of every directive's range but maxmemory's); the unit's product wraps.
+    if digits >= 128 { return nil }
     var v: UInt64 = 0
     for b in bytes[..<digits] {
         let (m, o1) = v.multipliedReportingOverflow(by: 10)
         let (a, o2) = m.addingReportingOverflow(UInt64(b - 48))
-        if o1 || o2 { return nil }
-        v = a
+        v = o1 || o2 ? UInt64.max : a
     }
     return v &* mul
 }
@@ -232,6 +235,8 @@ public final class Config: Sendable {
         Directive("proto-max-multibulk-len", .integer(min: 1, max: Int(Int32.max)), "1048576", "most arguments in one request"),
         Directive("client-query-buffer-limit", .memory(min: 1 << 20, max: UInt64(Int.max)), "1073741824", "most unprocessed input per client"),
         Directive("client-output-backpressure", .memory(min: 1 << 14, max: UInt64(Int.max)), "4194304", "stop reading a client whose unsent replies exceed this"),
+        Directive("count-reply-max-bytes", .memory(min: 0, max: UInt64(Int.max)), String(CountedReply.defaultMaxBytes),
+                  "largest reply whose length the request sets, not the data (SRANDMEMBER, HRANDFIELD with a negative count; COMMAND INFO/DOCS names); 0 = no limit"),
         Directive("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), "notice", "log verbosity"),
         Directive("logfile", .string(.any), "", mutable: false, "log file; empty = standard output"),
         Directive("hz", .clampedInteger(min: 0, max: Int(Int32.max), lo: 1, hi: 500), "10", "background task frequency (active expiry, timeouts)"),

@@ -12,6 +12,8 @@ extension TagCacheServer: ServerControl {
 
     public var debugCommandMode: String { config.get("enable-debug-command") }
 
+    public var countReplyMaxBytes: Int { config.int("count-reply-max-bytes") }
+
     public var lastSaveTime: Int { Int(startedWallMs / 1000) }
 
     public func info(sections: [String], client: ClientState) -> String {

@@ -166,7 +166,7 @@ extension Keyspace {
             let s = shards[nextEvictionShard()]
             s.lock()
             defer { s.unlock() }
-            let first = Int.random(in: 0..<databases)
+            let first = FastRandom.int(in: 0..<databases)
             for d in 0..<databases {
                 let db = (first + d) % databases
                 guard let t = s.existingTable(db) else { continue }
@@ -189,7 +189,7 @@ extension Keyspace {
             let before = s.ghost.memoryBytes
             s.ghost.fit(keys)
             s.meter.add(s.ghost.memoryBytes - before)
-            let first = Int.random(in: 0..<databases)
+            let first = FastRandom.int(in: 0..<databases)
             for d in 0..<databases {
                 let db = (first + d) % databases
                 guard let t = s.existingTable(db),
@@ -259,7 +259,7 @@ extension Table {
             if let s = randomSlot(), entry(at: s).hasDeadline { return s }
         }
         // Few volatile keys: walk from a random slot to the next one.
-        var i = Int.random(in: 0...mask)
+        var i = FastRandom.int(in: 0...mask)
         for _ in 0...mask {
             if let p = pointer(i), Entry(p).hasDeadline { return i }
             i = (i + 1) & mask

@@ -91,7 +91,7 @@ public final class HashValue: StoredObject {
             let s = t.randomSlot()
             return (t.member(at: s), t.value(at: s))
         }
-        let o = packed.offset(ofIndex: Int.random(in: 0..<count) * 2)
+        let o = packed.offset(ofIndex: FastRandom.int(in: 0..<count) * 2)
         return (packed.element(at: o), packed.element(at: packed.next(after: o)))
     }
 

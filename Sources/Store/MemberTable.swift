@@ -223,10 +223,10 @@ public final class MemberTable {
     public func randomSlot() -> Int {
         if count == 0 { return -1 }
         for _ in 0..<64 {
-            let i = Int.random(in: 0...mask)
+            let i = FastRandom.int(in: 0...mask)
             if slots[i] != 0 { return i }
         }
-        var i = Int.random(in: 0...mask)
+        var i = FastRandom.int(in: 0...mask)
         while slots[i] == 0 { i = (i + 1) & mask }
         return i
     }

@@ -145,9 +145,9 @@ public final class SetValue: StoredObject {
     public func withRandomMember<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         switch form {
         case .integers:
-            return withInteger(ints.value(at: Int.random(in: 0..<ints.count)), body)
+            return withInteger(ints.value(at: FastRandom.int(in: 0..<ints.count)), body)
         case .packed:
-            return body(packed.element(at: packed.offset(ofIndex: Int.random(in: 0..<packed.count))))
+            return body(packed.element(at: packed.offset(ofIndex: FastRandom.int(in: 0..<packed.count))))
         case .table:
             let t = table.unsafelyUnwrapped
             return body(t.member(at: t.randomSlot()))
@@ -158,11 +158,11 @@ public final class SetValue: StoredObject {
     public func popRandom(_ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         switch form {
         case .integers:
-            let i = Int.random(in: 0..<ints.count)
+            let i = FastRandom.int(in: 0..<ints.count)
             withInteger(ints.value(at: i), body)
             ints.removeIndex(i)
         case .packed:
-            let o = packed.offset(ofIndex: Int.random(in: 0..<packed.count))
+            let o = packed.offset(ofIndex: FastRandom.int(in: 0..<packed.count))
             body(packed.element(at: o))
             packed.remove(at: o)
         case .table:

@@ -379,7 +379,7 @@ public final class Table {
     /// An entry at a random occupied slot, or nil when empty.
     public func randomSlot() -> Int? {
         if count == 0 { return nil }
-        var i = Int.random(in: 0...mask)
+        var i = FastRandom.int(in: 0...mask)
         while slots[i] == 0 { i = (i + 1) & mask }
         // Start of runs are favoured by linear probing; good enough for RANDOMKEY.
         return i

@@ -77,4 +77,8 @@ static inline uint64_t tc_ticks(void) {
 /// Ticks of tc_ticks per microsecond, measured once against the monotonic clock.
 double tc_ticks_per_us(void);
 
+/// A fast random number for sampling (random members, eviction candidates): a per-thread
+/// xoshiro256** seeded from getrandom(2) on the thread's first call. Not for secrets.
+uint64_t tc_random(void);
+
 #endif
