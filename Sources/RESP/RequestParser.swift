@@ -30,7 +30,10 @@ public final class RequestParser {
     private var expected = 0          // arguments announced by '*N'; 0 = not inside a multibulk
     private var cursor = 0            // where parsing resumes
     private var offsets: [(Int, Int)] = []
-    private var pendingBulk = -1      // length of a bulk whose header was read, -1 if none
+    /// Where the bulk whose header was read ends, past its CRLF; -1 if none. Saturates at Int.max
+    /// (proto-max-bulk-len may be Int.max): such a bulk never arrives whole, and the query buffer
+    /// limit ends the client instead of an overflow.
+    private var bulkEnd = -1
 
     private var spans: UnsafeMutableBufferPointer<Bytes>
     private var inline: [UInt8] = []  // unescaped inline arguments, back to back
@@ -43,8 +46,11 @@ public final class RequestParser {
 
     deinit { spans.deallocate() }
 
-    /// How many bytes the request being parsed still needs, when known (for read sizing).
-    public var bytesStillNeeded: Int { pendingBulk >= 0 ? pendingBulk + 2 : 0 }
+    /// How many more bytes the request being parsed needs before it is complete, when a bulk
+    /// header told (0 otherwise). Saturated, never negative.
+    public func bytesStillNeeded(_ buffer: ByteBuffer) -> Int {
+        bulkEnd < 0 ? 0 : max(0, bulkEnd - buffer.readableCount)
+    }
 
     /// Parses the next request at buffer.readIndex, consuming it from the buffer on success.
     public func next(_ buffer: ByteBuffer) -> ParseStep {
@@ -70,7 +76,7 @@ public final class RequestParser {
                     expected = n
                     cursor = nl + 2
                     offsets.removeAll(keepingCapacity: true)
-                    pendingBulk = -1
+                    bulkEnd = -1
                 } else {
                     return parseInline(buffer)
                 }
@@ -83,7 +89,7 @@ public final class RequestParser {
         let p = buffer.readPointer
         let avail = buffer.readableCount
         while offsets.count < expected {
-            if pendingBulk < 0 {
+            if bulkEnd < 0 {
                 if cursor >= avail { return .needMore }
                 guard let nl = findCR(p, from: cursor, to: avail) else {
                     if avail - cursor > limits.maxInlineLength { return .protocolError("too big bulk count string") }
@@ -96,13 +102,14 @@ public final class RequestParser {
                 guard let len = parseInt(p + cursor + 1, nl - cursor - 1), len >= 0, len <= limits.maxBulkLength else {
                     return .protocolError("invalid bulk length")
                 }
-                pendingBulk = len
                 cursor = nl + 2
+                bulkEnd = saturatingSum(cursor, len, 2)
             }
-            if avail - cursor < pendingBulk + 2 { return .needMore }
-            offsets.append((cursor, pendingBulk))
-            cursor += pendingBulk + 2
-            pendingBulk = -1
+            // bulkEnd <= avail implies it did not saturate, so the length below is exact.
+            if avail < bulkEnd { return .needMore }
+            offsets.append((cursor, bulkEnd - 2 - cursor))
+            cursor = bulkEnd
+            bulkEnd = -1
         }
         // Complete: build the views.
         let n = expected
@@ -226,6 +233,14 @@ public final class RequestParser {
     if c >= 48 && c <= 57 { return c - 48 }
     if c >= 97 && c <= 102 { return c - 87 }
     return c - 55
+}
+
+/// a + b + c, or Int.max when that does not fit (all three are non-negative here).
+@inline(__always)
+private func saturatingSum(_ a: Int, _ b: Int, _ c: Int) -> Int {
+    let (ab, o1) = a.addingReportingOverflow(b)
+    let (abc, o2) = ab.addingReportingOverflow(c)
+    return o1 || o2 ? Int.max : abc
 }
 
 @inline(__always)

@@ -8,6 +8,9 @@ import Store
 /// One client socket, owned by one event loop: reads into its input buffer, runs every complete
 /// request of the read, and answers them with one write.
 final class Connection {
+    /// The smallest read.
+    static let readChunk = 16 * 1024
+
     let fd: Int32
     let input = ByteBuffer(capacity: 16 * 1024)
     let output = ByteBuffer(capacity: 16 * 1024)
@@ -68,7 +71,7 @@ final class Connection {
         let server = loop.server
         var total = 0
         while true {
-            input.reserve(max(16 * 1024, min(parser.bytesStillNeeded, 1 << 26)))
+            input.reserve(readSize())
             let n = Glibc.read(fd, input.writePointer, input.writableCount)
             if n > 0 {
                 input.writeIndex += n
@@ -96,6 +99,16 @@ final class Connection {
         }
         processInput()
         flush()
+    }
+
+    /// Room for the next read: `readChunk`, or for a bulk whose length was announced up to what
+    /// it still needs but no more than the buffer already holds. The buffer at most doubles per
+    /// read, so memory follows the bytes that arrive, not the length a client claims.
+    @inline(__always)
+    private func readSize() -> Int {
+        let still = parser.bytesStillNeeded(input)
+        if still <= Connection.readChunk { return Connection.readChunk }
+        return min(still, max(input.readableCount, Connection.readChunk))
     }
 
     /// Runs every complete request in the input buffer (stops when backpressure applies).

@@ -105,6 +105,43 @@ final class RequestParserTests: XCTestCase {
         XCTAssertEqual(parse([bytes("SE"), bytes("T k"), bytes(" v\r\n")]).commands, [["SET", "k", "v"]])
     }
 
+    func testBulkLengthsNearIntMaxWaitForTheirBytes() {
+        // With proto-max-bulk-len at Int.max, the end of such a bulk does not fit in an Int:
+        // the parser waits (the query buffer limit ends the client), and never overflows.
+        let limits = ProtocolLimits(maxBulkLength: Int.max)
+        for len in [Int.max, Int.max - 1, Int.max - 2, Int.max - 5] {
+            let p = RequestParser(limits: limits)
+            let buf = ByteBuffer(capacity: 64)
+            buf.append(bytes("*1\r\n$\(len)\r\n"))
+            guard case .needMore = p.next(buf) else { return XCTFail("\(len): expected needMore") }
+            let header = buf.readableCount
+            XCTAssertGreaterThan(p.bytesStillNeeded(buf), 0)
+            XCTAssertLessThanOrEqual(p.bytesStillNeeded(buf), len)
+            buf.append(bytes("some bytes of the bulk"))
+            guard case .needMore = p.next(buf) else { return XCTFail("\(len): expected needMore") }
+            XCTAssertEqual(buf.readableCount, header + 22)
+        }
+        // Two arguments: the second header's end is past the first bulk.
+        let r = parse([bytes("*2\r\n$1\r\na\r\n$9223372036854775807\r\nxyz")], limits: limits)
+        XCTAssertEqual(r.commands, [])
+        XCTAssertNil(r.error)
+    }
+
+    func testBytesStillNeededCountsWhatArrived() {
+        let p = RequestParser()
+        let buf = ByteBuffer(capacity: 64)
+        buf.append(bytes("*1\r\n$100\r\n"))
+        guard case .needMore = p.next(buf) else { return XCTFail("expected needMore") }
+        XCTAssertEqual(p.bytesStillNeeded(buf), 102)
+        buf.append([UInt8](repeating: 97, count: 60))
+        guard case .needMore = p.next(buf) else { return XCTFail("expected needMore") }
+        XCTAssertEqual(p.bytesStillNeeded(buf), 42)
+        buf.append([UInt8](repeating: 97, count: 40) + bytes("\r\n"))
+        guard case let .command(args) = p.next(buf) else { return XCTFail("expected a command") }
+        XCTAssertEqual(args[0].count, 100)
+        XCTAssertEqual(p.bytesStillNeeded(buf), 0)
+    }
+
     func testRedisIntegerRules() {
         func p(_ s: String) -> Int? { var s = s; return s.withUTF8 { parseRedisInteger($0) } }
         XCTAssertEqual(p("0"), 0)
