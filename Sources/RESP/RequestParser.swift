@@ -26,6 +26,12 @@ public enum ParseStep {
 public final class RequestParser {
     public var limits: ProtocolLimits
 
+    /// Before AUTH a client may send at most this many arguments per request, and bulks of at
+    /// most `unauthenticatedMaxBulkLength` bytes (Redis's processMultibulkBuffer), so a client
+    /// without the password cannot make the server buffer a large request.
+    public static let unauthenticatedMaxMultibulkLength = 10
+    public static let unauthenticatedMaxBulkLength = 16384
+
     // Partial multibulk state, offsets relative to the request's first byte (buffer.readIndex).
     private var expected = 0          // arguments announced by '*N'; 0 = not inside a multibulk
     private var cursor = 0            // where parsing resumes
@@ -53,7 +59,8 @@ public final class RequestParser {
     }
 
     /// Parses the next request at buffer.readIndex, consuming it from the buffer on success.
-    public func next(_ buffer: ByteBuffer) -> ParseStep {
+    /// `authenticated` false applies Redis's limits for clients that still owe a password.
+    public func next(_ buffer: ByteBuffer, authenticated: Bool = true) -> ParseStep {
         while true {
             let avail = buffer.readableCount
             if avail == 0 { return .needMore }
@@ -68,6 +75,11 @@ public final class RequestParser {
                     guard let n = parseInt(p + 1, nl - 1), n <= Int(Int32.max) else {
                         return .protocolError("invalid multibulk length")
                     }
+                    // Redis 7.0 checks only Int32.max before the unauthenticated limit; the
+                    // proto-max-multibulk-len check is TagCache's own and comes after it.
+                    if !authenticated && n > Self.unauthenticatedMaxMultibulkLength {
+                        return .protocolError("unauthenticated multibulk length")
+                    }
                     if n > limits.maxMultibulkLength { return .protocolError("invalid multibulk length") }
                     if n <= 0 {
                         buffer.readIndex += nl + 2
@@ -78,14 +90,14 @@ public final class RequestParser {
                     offsets.removeAll(keepingCapacity: true)
                     bulkEnd = -1
                 } else {
-                    return parseInline(buffer)
+                    return parseInline(buffer, authenticated: authenticated)
                 }
             }
-            return continueMultibulk(buffer)
+            return continueMultibulk(buffer, authenticated: authenticated)
         }
     }
 
-    private func continueMultibulk(_ buffer: ByteBuffer) -> ParseStep {
+    private func continueMultibulk(_ buffer: ByteBuffer, authenticated: Bool) -> ParseStep {
         let p = buffer.readPointer
         let avail = buffer.readableCount
         while offsets.count < expected {
@@ -101,6 +113,9 @@ public final class RequestParser {
                 }
                 guard let len = parseInt(p + cursor + 1, nl - cursor - 1), len >= 0, len <= limits.maxBulkLength else {
                     return .protocolError("invalid bulk length")
+                }
+                if !authenticated && len > Self.unauthenticatedMaxBulkLength {
+                    return .protocolError("unauthenticated bulk length")
                 }
                 cursor = nl + 2
                 bulkEnd = saturatingSum(cursor, len, 2)
@@ -130,12 +145,12 @@ public final class RequestParser {
         spans = .allocate(capacity: max(n, spans.count * 2))
     }
 
-    private func parseInline(_ buffer: ByteBuffer) -> ParseStep {
+    private func parseInline(_ buffer: ByteBuffer, authenticated: Bool) -> ParseStep {
         while true {
             let p = buffer.readPointer
             let avail = buffer.readableCount
             if avail == 0 { return .needMore }
-            if p[0] == UInt8(ascii: "*") { return next(buffer) }
+            if p[0] == UInt8(ascii: "*") { return next(buffer, authenticated: authenticated) }
             var nl = -1
             var i = 0
             while i < avail { if p[i] == 10 { nl = i; break }; i += 1 }

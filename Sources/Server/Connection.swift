@@ -129,7 +129,9 @@ final class Connection {
                 pauseReading()
                 break
             }
-            switch parser.next(input) {
+            // Redis's authRequired(): a client owes a password when one is set and it has not
+            // authenticated; the authenticated majority pays one load.
+            switch parser.next(input, authenticated: client.authenticated || context.server.requirePass == nil) {
             case let .command(args):
                 Dispatcher.execute(context, args)
                 if let b = client.blocked { didBlock(b) }

@@ -2,8 +2,73 @@ import Foundation
 import Glibc
 import XCTest
 
-/// What a connection may make the server hold: no memory for bytes a client only announced.
+/// What a connection may make the server hold: nothing large before AUTH, no memory for bytes a
+/// client only announced.
 final class ConnectionMemoryTests: XCTestCase {
+    // MARK: before AUTH (Redis 7.0's processMultibulkBuffer limits)
+
+    func testUnauthenticatedClientCannotSendLargeRequests() throws {
+        let server = try ServerProcess(["--requirepass", "secret"])
+        let many = try server.client()
+        try many.send(raw: "*11\r\n")
+        assertReply(try many.readReplyText(), "-ERR Protocol error: unauthenticated multibulk length\r\n")
+        XCTAssertNotNil(try many.readUntilClosed(within: 5), "closed after the error")
+
+        let before = server.residentBytes
+        let big = try server.client()
+        try big.send(raw: "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$300000000\r\n")
+        // Keep streaming the announced bulk, as the client that grew RSS by 200 MB did; the
+        // server has closed by then, so the sends fail part way.
+        let chunk = [UInt8](repeating: 120, count: 1 << 20)
+        for _ in 0..<64 {
+            do { try big.send(raw: chunk) } catch { break }
+        }
+        assertReply(try big.readReplyText(), "-ERR Protocol error: unauthenticated bulk length\r\n")
+        XCTAssertNotNil(try big.readUntilClosed(within: 5), "closed after the error")
+        let grown = server.residentBytes - before
+        XCTAssertLessThan(grown, 8 << 20, "RSS grew by \(grown) bytes for an unauthenticated client")
+
+        // At the limits nothing is refused (NOAUTH comes from the command, as in Redis).
+        let edge = try server.client()
+        try edge.send(raw: TestClient.encode(["DEL"] + (0..<9).map { "k\($0)" }))
+        assertReply(try edge.readReplyText(), "-NOAUTH Authentication required.\r\n")
+        try edge.send(args: [Array("ECHO".utf8), [UInt8](repeating: 121, count: 16384)])
+        assertReply(try edge.readReplyText(), "-NOAUTH Authentication required.\r\n")
+
+        // Once authenticated (also within the same write), the limits are gone.
+        let authed = try server.client()
+        try authed.send(raw: TestClient.encode(["AUTH", "secret"]) + TestClient.encode(["DEL"] + (0..<10).map { "k\($0)" }))
+        assertReply(try authed.readReplyText(), "+OK\r\n")
+        assertReply(try authed.readReplyText(), ":0\r\n")
+        let value = String(repeating: "v", count: 100_000)
+        assertReply(try authed.command("SET", "k", value), "+OK\r\n")
+        XCTAssertEqual(try authed.command("STRLEN", "k"), ":100000\r\n")
+        XCTAssertTrue(server.isRunning)
+    }
+
+    func testLimitsFollowTheRequirepassSetting() throws {
+        let s = try TestServer()
+        defer { s.stop() }
+        let eleven = TestClient.encode(["DEL"] + (0..<10).map { "k\($0)" })
+        let early = try s.client()
+        try early.send(raw: eleven)
+        assertReply(try early.readReplyText(), ":0\r\n", "no password: no limit")
+        assertReply(try early.command("CONFIG", "SET", "requirepass", "pw"), "+OK\r\n")
+        // A client that connected without a password needed counts as authenticated, as in Redis.
+        try early.send(raw: eleven)
+        assertReply(try early.readReplyText(), ":0\r\n")
+        let late = try s.client()
+        try late.send(raw: eleven)
+        assertReply(try late.readReplyText(), "-ERR Protocol error: unauthenticated multibulk length\r\n")
+        XCTAssertNotNil(try late.readUntilClosed(within: 5))
+        // A client still unauthenticated when the password goes away is no longer limited.
+        let pending = try s.client()
+        assertReply(try pending.command("PING"), "-NOAUTH Authentication required.\r\n")
+        assertReply(try early.command("CONFIG", "SET", "requirepass", ""), "+OK\r\n")
+        try pending.send(raw: eleven)
+        assertReply(try pending.readReplyText(), ":0\r\n")
+    }
+
     // MARK: announced lengths
 
     func testBulkLengthNearIntMaxWaitsForItsBytes() throws {
