@@ -41,13 +41,14 @@ public final class RequestParser {
     /// limit ends the client instead of an overflow.
     private var bulkEnd = -1
 
-    private var spans: UnsafeMutableBufferPointer<Bytes>
+    /// Argument views handed out with a command; allocated with the first command, given back
+    /// by releaseMemory.
+    private var spans = UnsafeMutableBufferPointer<Bytes>(start: nil, count: 0)
     private var inline: [UInt8] = []  // unescaped inline arguments, back to back
     private var inlineRanges: [(Int, Int)] = []
 
     public init(limits: ProtocolLimits = ProtocolLimits()) {
         self.limits = limits
-        spans = .allocate(capacity: 16)
     }
 
     deinit { spans.deallocate() }
@@ -56,6 +57,17 @@ public final class RequestParser {
     /// header told (0 otherwise). Saturated, never negative.
     public func bytesStillNeeded(_ buffer: ByteBuffer) -> Int {
         bulkEnd < 0 ? 0 : max(0, bulkEnd - buffer.readableCount)
+    }
+
+    /// Gives back what earlier requests made the parser keep (argument views, inline copies),
+    /// for a connection gone idle. Does nothing in the middle of a request.
+    public func releaseMemory() {
+        if expected != 0 { return }
+        spans.deallocate()
+        spans = UnsafeMutableBufferPointer(start: nil, count: 0)
+        offsets = []
+        inline = []
+        inlineRanges = []
     }
 
     /// Parses the next request at buffer.readIndex, consuming it from the buffer on success.
@@ -141,8 +153,9 @@ public final class RequestParser {
 
     private func ensureSpans(_ n: Int) {
         if spans.count >= n { return }
+        let capacity = max(n, spans.count * 2, 16)
         spans.deallocate()
-        spans = .allocate(capacity: max(n, spans.count * 2))
+        spans = .allocate(capacity: capacity)
     }
 
     private func parseInline(_ buffer: ByteBuffer, authenticated: Bool) -> ParseStep {

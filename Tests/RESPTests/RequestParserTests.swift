@@ -168,6 +168,26 @@ final class RequestParserTests: XCTestCase {
         XCTAssertEqual(parse([bytes(bigger)]).commands.count, 1)
     }
 
+    func testReleasedParserKeepsParsing() {
+        let p = RequestParser()
+        let buf = ByteBuffer(capacity: 64)
+        let many = "*100\r\n" + String(repeating: "$1\r\nx\r\n", count: 100)
+        buf.append(bytes(many))
+        guard case let .command(a) = p.next(buf) else { return XCTFail("expected a command") }
+        XCTAssertEqual(a.count, 100)
+        p.releaseMemory()
+        // Released in the middle of a request: nothing of the partial request is lost.
+        buf.append(bytes("*2\r\n$3\r\nGET\r\n"))
+        guard case .needMore = p.next(buf) else { return XCTFail("expected needMore") }
+        p.releaseMemory()
+        buf.append(bytes("$1\r\nk\r\nPING x\r\n"))
+        guard case let .command(b) = p.next(buf) else { return XCTFail("expected a command") }
+        XCTAssertEqual([b[0].string, b[1].string], ["GET", "k"])
+        p.releaseMemory()
+        guard case let .command(c) = p.next(buf) else { return XCTFail("expected a command") }
+        XCTAssertEqual([c[0].string, c[1].string], ["PING", "x"])
+    }
+
     func testRedisIntegerRules() {
         func p(_ s: String) -> Int? { var s = s; return s.withUTF8 { parseRedisInteger($0) } }
         XCTAssertEqual(p("0"), 0)

@@ -3,7 +3,7 @@ import Glibc
 import XCTest
 
 /// What a connection may make the server hold: nothing large before AUTH, no memory for bytes a
-/// client only announced.
+/// client only announced, and nothing at all while it is idle.
 final class ConnectionMemoryTests: XCTestCase {
     // MARK: before AUTH (Redis 7.0's processMultibulkBuffer limits)
 
@@ -106,6 +106,35 @@ final class ConnectionMemoryTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(qbuf, 1 << 20, "the megabyte sent arrived")
         // The buffer follows what arrived (at most doubling per read), not the 300 MB announced.
         XCTAssertLessThanOrEqual(qbuf + free, 4 << 20, "query buffer of \(qbuf + free) bytes for \(qbuf) received")
+    }
+
+    // MARK: idle connections
+
+    func testIdleConnectionGivesItsBuffersBack() throws {
+        let s = try TestServer()
+        defer { s.stop() }
+        let idle = try s.client(), observer = try s.client()
+        assertReply(try idle.command("CLIENT", "SETNAME", "idle"), "+OK\r\n")
+        let value = String(repeating: "v", count: 100_000)
+        assertReply(try idle.command("SET", "big", value), "+OK\r\n")
+        XCTAssertEqual(try idle.command("GET", "big").utf8.count, 100_000 + 11)
+        let busy = try clientFields(observer, name: "idle")
+        XCTAssertGreaterThan((busy["qbuf-free"] ?? 0) + (busy["rbs"] ?? 0), 0, "buffers in use right after traffic")
+        // Redis frees an idle client's query buffer and shrinks its reply buffer in clientsCron;
+        // TagCache's loops sweep once a second and free both once a client was quiet for a sweep.
+        var fields: [String: Int] = [:]
+        let deadline = Date().addingTimeInterval(10)
+        repeat {
+            usleep(200_000)
+            fields = try clientFields(observer, name: "idle")
+        } while fields["tot-mem"] != 0 && Date() < deadline
+        for (field, expected) in [("qbuf", 0), ("qbuf-free", 0), ("obl", 0), ("oll", 0), ("omem", 0),
+                                  ("rbs", 0), ("tot-mem", 0)] {
+            XCTAssertEqual(fields[field], expected, "\(field) of an idle client: \(fields)")
+        }
+        // The connection works as before: buffers come back with the next request.
+        XCTAssertEqual(try idle.command("GET", "big").utf8.count, 100_000 + 11)
+        assertReply(try idle.command("PING"), "+PONG\r\n")
     }
 
     /// The numeric fields of the CLIENT LIST line of the client with this name.
