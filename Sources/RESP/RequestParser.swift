@@ -26,28 +26,53 @@ public enum ParseStep {
 public final class RequestParser {
     public var limits: ProtocolLimits
 
+    /// Before AUTH a client may send at most this many arguments per request, and bulks of at
+    /// most `unauthenticatedMaxBulkLength` bytes (Redis's processMultibulkBuffer), so a client
+    /// without the password cannot make the server buffer a large request.
+    public static let unauthenticatedMaxMultibulkLength = 10
+    public static let unauthenticatedMaxBulkLength = 16384
+
     // Partial multibulk state, offsets relative to the request's first byte (buffer.readIndex).
     private var expected = 0          // arguments announced by '*N'; 0 = not inside a multibulk
     private var cursor = 0            // where parsing resumes
     private var offsets: [(Int, Int)] = []
-    private var pendingBulk = -1      // length of a bulk whose header was read, -1 if none
+    /// Where the bulk whose header was read ends, past its CRLF; -1 if none. Saturates at Int.max
+    /// (proto-max-bulk-len may be Int.max): such a bulk never arrives whole, and the query buffer
+    /// limit ends the client instead of an overflow.
+    private var bulkEnd = -1
 
-    private var spans: UnsafeMutableBufferPointer<Bytes>
+    /// Argument views handed out with a command; allocated with the first command, given back
+    /// by releaseMemory.
+    private var spans = UnsafeMutableBufferPointer<Bytes>(start: nil, count: 0)
     private var inline: [UInt8] = []  // unescaped inline arguments, back to back
     private var inlineRanges: [(Int, Int)] = []
 
     public init(limits: ProtocolLimits = ProtocolLimits()) {
         self.limits = limits
-        spans = .allocate(capacity: 16)
     }
 
     deinit { spans.deallocate() }
 
-    /// How many bytes the request being parsed still needs, when known (for read sizing).
-    public var bytesStillNeeded: Int { pendingBulk >= 0 ? pendingBulk + 2 : 0 }
+    /// How many more bytes the request being parsed needs before it is complete, when a bulk
+    /// header told (0 otherwise). Saturated, never negative.
+    public func bytesStillNeeded(_ buffer: ByteBuffer) -> Int {
+        bulkEnd < 0 ? 0 : max(0, bulkEnd - buffer.readableCount)
+    }
+
+    /// Gives back what earlier requests made the parser keep (argument views, inline copies),
+    /// for a connection gone idle. Does nothing in the middle of a request.
+    public func releaseMemory() {
+        if expected != 0 { return }
+        spans.deallocate()
+        spans = UnsafeMutableBufferPointer(start: nil, count: 0)
+        offsets = []
+        inline = []
+        inlineRanges = []
+    }
 
     /// Parses the next request at buffer.readIndex, consuming it from the buffer on success.
-    public func next(_ buffer: ByteBuffer) -> ParseStep {
+    /// `authenticated` false applies Redis's limits for clients that still owe a password.
+    public func next(_ buffer: ByteBuffer, authenticated: Bool = true) -> ParseStep {
         while true {
             let avail = buffer.readableCount
             if avail == 0 { return .needMore }
@@ -62,6 +87,11 @@ public final class RequestParser {
                     guard let n = parseInt(p + 1, nl - 1), n <= Int(Int32.max) else {
                         return .protocolError("invalid multibulk length")
                     }
+                    // Redis 7.0 checks only Int32.max before the unauthenticated limit; the
+                    // proto-max-multibulk-len check is TagCache's own and comes after it.
+                    if !authenticated && n > Self.unauthenticatedMaxMultibulkLength {
+                        return .protocolError("unauthenticated multibulk length")
+                    }
                     if n > limits.maxMultibulkLength { return .protocolError("invalid multibulk length") }
                     if n <= 0 {
                         buffer.readIndex += nl + 2
@@ -70,20 +100,20 @@ public final class RequestParser {
                     expected = n
                     cursor = nl + 2
                     offsets.removeAll(keepingCapacity: true)
-                    pendingBulk = -1
+                    bulkEnd = -1
                 } else {
-                    return parseInline(buffer)
+                    return parseInline(buffer, authenticated: authenticated)
                 }
             }
-            return continueMultibulk(buffer)
+            return continueMultibulk(buffer, authenticated: authenticated)
         }
     }
 
-    private func continueMultibulk(_ buffer: ByteBuffer) -> ParseStep {
+    private func continueMultibulk(_ buffer: ByteBuffer, authenticated: Bool) -> ParseStep {
         let p = buffer.readPointer
         let avail = buffer.readableCount
         while offsets.count < expected {
-            if pendingBulk < 0 {
+            if bulkEnd < 0 {
                 if cursor >= avail { return .needMore }
                 guard let nl = findCR(p, from: cursor, to: avail) else {
                     if avail - cursor > limits.maxInlineLength { return .protocolError("too big bulk count string") }
@@ -96,13 +126,17 @@ public final class RequestParser {
                 guard let len = parseInt(p + cursor + 1, nl - cursor - 1), len >= 0, len <= limits.maxBulkLength else {
                     return .protocolError("invalid bulk length")
                 }
-                pendingBulk = len
+                if !authenticated && len > Self.unauthenticatedMaxBulkLength {
+                    return .protocolError("unauthenticated bulk length")
+                }
                 cursor = nl + 2
+                bulkEnd = saturatingSum(cursor, len, 2)
             }
-            if avail - cursor < pendingBulk + 2 { return .needMore }
-            offsets.append((cursor, pendingBulk))
-            cursor += pendingBulk + 2
-            pendingBulk = -1
+            // bulkEnd <= avail implies it did not saturate, so the length below is exact.
+            if avail < bulkEnd { return .needMore }
+            offsets.append((cursor, bulkEnd - 2 - cursor))
+            cursor = bulkEnd
+            bulkEnd = -1
         }
         // Complete: build the views.
         let n = expected
@@ -119,16 +153,17 @@ public final class RequestParser {
 
     private func ensureSpans(_ n: Int) {
         if spans.count >= n { return }
+        let capacity = max(n, spans.count * 2, 16)
         spans.deallocate()
-        spans = .allocate(capacity: max(n, spans.count * 2))
+        spans = .allocate(capacity: capacity)
     }
 
-    private func parseInline(_ buffer: ByteBuffer) -> ParseStep {
+    private func parseInline(_ buffer: ByteBuffer, authenticated: Bool) -> ParseStep {
         while true {
             let p = buffer.readPointer
             let avail = buffer.readableCount
             if avail == 0 { return .needMore }
-            if p[0] == UInt8(ascii: "*") { return next(buffer) }
+            if p[0] == UInt8(ascii: "*") { return next(buffer, authenticated: authenticated) }
             var nl = -1
             var i = 0
             while i < avail { if p[i] == 10 { nl = i; break }; i += 1 }
@@ -226,6 +261,14 @@ public final class RequestParser {
     if c >= 48 && c <= 57 { return c - 48 }
     if c >= 97 && c <= 102 { return c - 87 }
     return c - 55
+}
+
+/// a + b + c, or Int.max when that does not fit (all three are non-negative here).
+@inline(__always)
+private func saturatingSum(_ a: Int, _ b: Int, _ c: Int) -> Int {
+    let (ab, o1) = a.addingReportingOverflow(b)
+    let (abc, o2) = ab.addingReportingOverflow(c)
+    return o1 || o2 ? Int.max : abc
 }
 
 @inline(__always)

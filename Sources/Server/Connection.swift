@@ -7,10 +7,22 @@ import Store
 
 /// One client socket, owned by one event loop: reads into its input buffer, runs every complete
 /// request of the read, and answers them with one write.
+///
+/// Its buffers borrow the loop's two blocks for the batch (ByteBuffer.borrow) and own memory only
+/// for what outlives it: a partly received request, a reply the socket did not take whole, or
+/// a read or reply too large for a block. A connection whose requests and replies fit owns no
+/// buffer memory at all, idle or busy; one that owns some keeps it while requests keep coming
+/// (no allocation per request), and the loop's sweep frees it once the connection is idle.
 final class Connection {
+    /// The first allocation of a buffer of its own and the smallest read.
+    static let readChunk = 4096
+    /// Beyond these sizes a drained buffer is freed at once rather than kept for the next request.
+    static let keptInput = 256 * 1024
+    static let keptOutput = 1 << 20
+
     let fd: Int32
-    let input = ByteBuffer(capacity: 16 * 1024)
-    let output = ByteBuffer(capacity: 16 * 1024)
+    let input = ByteBuffer(deferredCapacity: Connection.readChunk)
+    let output = ByteBuffer(deferredCapacity: Connection.readChunk)
     let parser: RequestParser
     let reply: ReplyWriter
     let client: ClientState
@@ -23,6 +35,8 @@ final class Connection {
     /// Reading is paused because unsent output is over the backpressure limit.
     var readPaused = false
     var closed = false
+    /// Read from since the loop's last idle sweep (the sweep frees the buffers of the others).
+    var recentlyActive = false
 
     init(fd: Int32, loop: EventLoop, client: ClientState, server: TagCacheServer) {
         self.fd = fd
@@ -55,6 +69,8 @@ final class Connection {
         // Redis counts the reply written as an interaction: the idle timeout starts again.
         client.lastInteractionMs = loop.server.keyspace.clock.nowMs()
         loop.server.blockedClients.subtract(1, ordering: .relaxed)
+        recentlyActive = true
+        borrowOutputBlock()
         output.append(reply)
         processInput()
         flush()
@@ -77,9 +93,13 @@ final class Connection {
     func onReadable() {
         if readPaused || closed { return }
         let server = loop.server
+        // Read into the loop's block unless a partial request already has storage of its own;
+        // whatever is left unparsed moves to the connection's own storage at the end.
+        input.borrow(loop.inputBlock, count: EventLoop.blockSize)
+        defer { input.giveBack() }
         var total = 0
         while true {
-            input.reserve(max(16 * 1024, min(parser.bytesStillNeeded, 1 << 26)))
+            input.reserve(readSize())
             let n = Glibc.read(fd, input.writePointer, input.writableCount)
             if n > 0 {
                 input.writeIndex += n
@@ -101,6 +121,7 @@ final class Connection {
         if total == 0 { return }
         loop.counters.add(.netInputBytes, total)
         client.lastInteractionMs = loop.nowMs
+        recentlyActive = true
         if input.readableCount > loop.settings.queryBufferLimit {
             server.log.warning("Closing client that reached max query buffer length: id=\(client.id) addr=\(client.address) qbuf=\(input.readableCount)")
             close()
@@ -110,8 +131,26 @@ final class Connection {
         flush()
     }
 
+    /// Room for the next read: `readChunk`, or for a bulk whose length was announced up to what
+    /// it still needs but no more than the buffer already holds. The buffer at most doubles per
+    /// read, so memory follows the bytes that arrive, not the length a client claims.
+    @inline(__always)
+    private func readSize() -> Int {
+        let still = parser.bytesStillNeeded(input)
+        if still <= Connection.readChunk { return Connection.readChunk }
+        return min(still, max(input.readableCount, Connection.readChunk))
+    }
+
+    /// Replies go to the loop's block unless unsent output already has storage of its own.
+    /// Every path that writes replies ends in flush(), which gives the block back.
+    @inline(__always)
+    private func borrowOutputBlock() {
+        output.borrow(loop.outputBlock, count: EventLoop.blockSize)
+    }
+
     /// Runs every complete request in the input buffer (stops when backpressure applies).
     func processInput() {
+        borrowOutputBlock()
         let limit = loop.settings.outputBackpressure
         let clock = context.keyspace.clock
         context.now = clock.nowMs()
@@ -128,7 +167,9 @@ final class Connection {
                 pauseReading()
                 break
             }
-            switch parser.next(input) {
+            // Redis's authRequired(): a client owes a password when one is set and it has not
+            // authenticated; the authenticated majority pays one load.
+            switch parser.next(input, authenticated: client.authenticated || context.server.requirePass == nil) {
             case let .command(args):
                 Dispatcher.execute(context, args)
                 if let b = client.blocked { didBlock(b) }
@@ -147,10 +188,34 @@ final class Connection {
     /// Rewinds an emptied input buffer, giving back memory a large request made it take.
     @inline(__always)
     func resetInputIfDrained() {
-        if input.isEmpty { input.clear(shrinkTo: 256 * 1024) }
+        if input.isEmpty { input.clear(shrinkTo: Connection.keptInput) }
     }
 
-    /// Writes pending output; arms EPOLLOUT when the socket cannot take it all.
+    /// The loop's idle sweep: a connection not read from since the previous sweep gives back its
+    /// drained buffers and parser state, as Redis's clientsCron frees idle clients' query buffers.
+    /// Returns the bytes given back.
+    func releaseIfIdle() -> Int {
+        if recentlyActive {
+            recentlyActive = false
+            return 0
+        }
+        let freed = ownedBufferBytes
+        if input.isEmpty {
+            input.release()
+            parser.releaseMemory()
+        }
+        if output.isEmpty && !wantsWrite { output.release() }
+        publish()
+        return freed - ownedBufferBytes
+    }
+
+    /// Buffer memory the connection owns (not counting the loop's blocks).
+    var ownedBufferBytes: Int {
+        (input.isBorrowed ? 0 : input.capacity) + (output.isBorrowed ? 0 : output.capacity)
+    }
+
+    /// Writes pending output; arms EPOLLOUT when the socket cannot take it all. Hands the
+    /// loop's output block back on every way out (close() drops it).
     func flush() {
         if closed { return }
         defer { publish() }
@@ -164,13 +229,15 @@ final class Connection {
             let e = errno
             if n < 0 && e == EINTR { continue }
             if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
+                output.giveBack()
                 setWantsWrite(true)
                 return
             }
             close()
             return
         }
-        output.clear(shrinkTo: 1 << 20)
+        output.clear(shrinkTo: Connection.keptOutput)
+        output.giveBack()
         if wantsWrite { setWantsWrite(false) }
         if client.closeAfterReply || client.killed {
             close()
@@ -179,9 +246,10 @@ final class Connection {
         if readPaused {
             readPaused = false
             updateInterest()
-            // Requests already buffered were waiting for the output to drain.
+            // Requests already buffered were waiting for the output to drain; flush even when
+            // they wrote nothing, to give the output block back.
             processInput()
-            if output.readableCount > 0 { flush() }
+            flush()
         }
     }
 
@@ -222,6 +290,9 @@ final class Connection {
         loop.removed(self)
         _ = tc_epoll_ctl(loop.epfd, 2, fd, 0)
         Glibc.close(fd)
+        // Also gives back a loop block borrowed for the batch this close interrupted.
+        input.discard()
+        output.discard()
     }
 }
 

@@ -18,6 +18,10 @@ final class EventLoop: @unchecked Sendable {
     unowned let server: TagCacheServer
     let counters: LoopCounters
     private var source: DispatchSourceRead?
+    /// Asks the loop to sweep its idle connections once a second (see sweepIdleConnections).
+    private var sweepTimer: DispatchSourceTimer?
+    /// Heap given back by closed connections and idle buffers since the last sweep.
+    private var releasedBytes = 0
     /// Connections by file descriptor (touched only on this loop's queue).
     private var connections: [Connection?] = []
     private let events = UnsafeMutablePointer<tc_event>.allocate(capacity: 256)
@@ -35,6 +39,11 @@ final class EventLoop: @unchecked Sendable {
     /// The server's cell, held directly: reaching it through `server` (unowned) would cost a
     /// reference-count check per batch.
     private let settingsCell: SettingsCell
+    /// The blocks a connection's input and output borrow while it is served (Connection), the
+    /// 16 KB in which Redis reads (PROTO_IOBUF_LEN) and buffers replies (PROTO_REPLY_CHUNK_BYTES).
+    static let blockSize = 16 * 1024
+    let inputBlock = UnsafeMutablePointer<UInt8>.allocate(capacity: EventLoop.blockSize)
+    let outputBlock = UnsafeMutablePointer<UInt8>.allocate(capacity: EventLoop.blockSize)
     let spinMicros: Int64 = 1000
 
     init(index: Int, server: TagCacheServer, commandSlots: Int) {
@@ -52,6 +61,8 @@ final class EventLoop: @unchecked Sendable {
 
     deinit {
         events.deallocate()
+        inputBlock.deallocate()
+        outputBlock.deallocate()
         if !started {
             Glibc.close(epfd)
             Glibc.close(wakeFd)
@@ -74,11 +85,22 @@ final class EventLoop: @unchecked Sendable {
         source = s
         started = true
         s.resume()
+        // The sweep runs as a task inside drain (through the wake-up), so a loop that never
+        // hands its thread back under load still sweeps.
+        let t = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+        t.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1), leeway: .milliseconds(250))
+        // Weak: a tick already under way may outlive a stopped server, and a task queued on a
+        // stopped loop never runs (a strong capture would keep the loop alive through it).
+        t.setEventHandler { [weak self] in self?.run { [weak self] in self?.sweepIdleConnections() } }
+        sweepTimer = t
+        t.resume()
     }
 
     func stop() {
         source?.cancel()
         source = nil
+        sweepTimer?.cancel()
+        sweepTimer = nil
     }
 
     /// Hands an accepted socket to this loop (called from the listener's queue).
@@ -167,6 +189,29 @@ final class EventLoop: @unchecked Sendable {
         let i = Int(c.fd)
         if i < connections.count, connections[i] === c { connections[i] = nil }
         server.registry.remove(c.published)
+        releasedBytes += c.ownedBufferBytes + EventLoop.connectionObjectBytes
+    }
+
+    /// Heap a connection's objects hold besides its buffers (Connection, ClientState, parser,
+    /// reply writer, command context, closures): RSS measured 0.9 KB per connection once
+    /// connected, 1.3 KB after its first command (Tests/bench/connections.py).
+    static let connectionObjectBytes = 1300
+    /// What one freed keyspace entry gives back, ~93 bytes measured: the unit in which
+    /// Keyspace.trimHeapIfWorthIt counts.
+    static let bytesPerFreedEntry = 100
+
+    /// Once a second: frees the buffers of connections idle since the previous sweep, then
+    /// trims the heap when closes and releases gave enough back. glibc keeps freed pages, and
+    /// connections are made and freed on whichever thread Dispatch lends the loop, spreading
+    /// them over arenas. Measured with 5 rounds of 5,000 connections that each echoed 40 KB
+    /// (buffers of their own) and closed: RSS 694 MB after the rounds without the trim, 30 MB
+    /// once the sweeps had run with it.
+    private func sweepIdleConnections() {
+        for case let c? in connections where !c.closed { releasedBytes += c.releaseIfIdle() }
+        if releasedBytes >= EventLoop.bytesPerFreedEntry {
+            server.keyspace.trimHeapIfWorthIt(freed: releasedBytes / EventLoop.bytesPerFreedEntry)
+            releasedBytes = 0
+        }
     }
 
     /// The connection with this client id, if this loop owns it (loop thread only).
