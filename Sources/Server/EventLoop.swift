@@ -18,8 +18,6 @@ final class EventLoop: @unchecked Sendable {
     unowned let server: TagCacheServer
     let counters: LoopCounters
     private var source: DispatchSourceRead?
-    /// Asks the loop to sweep its idle connections once a second (see sweepIdleConnections).
-    private var sweepTimer: DispatchSourceTimer?
     /// Heap given back by closed connections and idle buffers since the last sweep.
     private var releasedBytes = 0
     /// Connections by file descriptor (touched only on this loop's queue).
@@ -85,22 +83,11 @@ final class EventLoop: @unchecked Sendable {
         source = s
         started = true
         s.resume()
-        // The sweep runs as a task inside drain (through the wake-up), so a loop that never
-        // hands its thread back under load still sweeps.
-        let t = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
-        t.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1), leeway: .milliseconds(250))
-        // Weak: a tick already under way may outlive a stopped server, and a task queued on a
-        // stopped loop never runs (a strong capture would keep the loop alive through it).
-        t.setEventHandler { [weak self] in self?.run { [weak self] in self?.sweepIdleConnections() } }
-        sweepTimer = t
-        t.resume()
     }
 
     func stop() {
         source?.cancel()
         source = nil
-        sweepTimer?.cancel()
-        sweepTimer = nil
     }
 
     /// Hands an accepted socket to this loop (called from the listener's queue).
@@ -206,6 +193,14 @@ final class EventLoop: @unchecked Sendable {
     /// them over arenas. Measured with 5 rounds of 5,000 connections that each echoed 40 KB
     /// (buffers of their own) and closed: RSS 694 MB after the rounds without the trim, 30 MB
     /// once the sweeps had run with it.
+    /// Asks the loop to sweep (the cron does, once a second). The sweep runs as a task inside
+    /// drain, through the wake-up, so a loop that never hands its thread back under load still
+    /// sweeps; no timer or global queue of its own (libdispatch's worker-pool monitor, which
+    /// global queues start, opens /proc files and traps when out of descriptors).
+    func requestSweep() {
+        run { [weak self] in self?.sweepIdleConnections() }
+    }
+
     private func sweepIdleConnections() {
         for case let c? in connections where !c.closed { releasedBytes += c.releaseIfIdle() }
         if releasedBytes >= EventLoop.bytesPerFreedEntry {

@@ -14,6 +14,18 @@ enum FileLimits {
         minReserved + max(0, 2 * eventLoops - 16) + (metrics ? MetricsEndpoint.maxClients + 2 : 0)
     }
 
+    /// Descriptors never handed to clients at run time, whatever maxclients says: libdispatch
+    /// opens /proc files (its worker-pool monitor) and timerfds on its own threads and traps when
+    /// it cannot, so the process must never sit at its limit. At start maxclients leaves
+    /// `reserved` free; this matters when the limit is lowered under a running server.
+    static let headroom = 16
+
+    /// The highest descriptor a client may have under the current limit (Int.max when unknown).
+    static func clientCeiling() -> Int {
+        guard let soft = current()?.soft, soft < UInt64(Int32.max) else { return Int.max }
+        return Int(soft) - headroom - 1
+    }
+
     struct Outcome: Equatable {
         /// The maxclients that fits (the one asked for when the limit is, or could be made, enough).
         var maxClients: Int

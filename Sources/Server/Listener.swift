@@ -2,12 +2,13 @@ import CTagCacheSys
 import Dispatch
 import Glibc
 import Store
+import Synchronization
 
 /// The server's listening sockets, accepted from on one serial queue. Out of file descriptors
 /// (EMFILE, ENFILE) accept(2) fails while the socket stays readable, so a level-triggered
 /// source would fire again at once and spin: instead the clients waiting in the backlog are
 /// accepted with a spare descriptor and told `-ERR max number of clients reached`, and when
-/// even that fails the sockets are paused for a moment.
+/// even that fails the sockets are paused until a cron tick at least `pauseMs` later.
 // @unchecked Sendable: after bind every var is touched only on `queue` (stop() goes through it).
 final class Listener: @unchecked Sendable {
     let queue = DispatchQueue(label: "tagcache.accept")
@@ -16,6 +17,9 @@ final class Listener: @unchecked Sendable {
     /// Held in reserve for telling a client there is no room (see acceptFailed).
     private var spareFd: Int32 = -1
     private var paused = false
+    private var pausedAtMs: Int64 = 0
+    /// `paused` for the cron, which reads it from its own queue.
+    private let pausedSignal = Atomic<Bool>(false)
     private var stopped = false
     private var lastWarningMs: Int64 = 0
     /// How long the sockets rest when not even the spare descriptor helps.
@@ -95,11 +99,7 @@ final class Listener: @unchecked Sendable {
     /// and the spare is taken again. When that does not empty the backlog, the sockets pause.
     func acceptFailed(_ listenFd: Int32, error: Int32, log: Log, reject: (Int32) -> Void) {
         guard error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM else { return }
-        let now = monotonicMs()
-        if now - lastWarningMs >= 1000 {
-            lastWarningMs = now
-            log.warning("Accepting client connection: accept: \(String(cString: strerror(error)))")
-        }
+        warnOutOfDescriptors(log, "Accepting client connection: accept: \(String(cString: strerror(error)))")
         if spareFd < 0 { spareFd = open("/dev/null", O_RDONLY | O_CLOEXEC) }
         var addr = [CChar](repeating: 0, count: 64)
         var drained = false
@@ -117,14 +117,38 @@ final class Listener: @unchecked Sendable {
         if !drained { pause() }
     }
 
+    /// Logs a refusal for lack of descriptors, at most once a second (on the queue).
+    func warnOutOfDescriptors(_ log: Log, _ message: @autoclosure () -> String) {
+        let now = monotonicMs()
+        if now - lastWarningMs >= 1000 {
+            lastWarningMs = now
+            log.warning(message())
+        }
+    }
+
+    /// Suspends the sockets; the cron's next `resumeIfRested` (at least `pauseMs` later) wakes
+    /// them. No Dispatch timer is made here: out of descriptors, libdispatch cannot create the
+    /// timerfd a new deadline may need and traps instead.
     private func pause() {
         if paused || stopped { return }
         paused = true
+        pausedSignal.store(true, ordering: .relaxed)
+        pausedAtMs = monotonicMs()
         for s in sources { s.suspend() }
-        queue.asyncAfter(deadline: .now() + .milliseconds(Listener.pauseMs)) { [weak self] in
-            guard let self, self.paused, !self.stopped else { return }
-            self.paused = false
-            for s in self.sources { s.resume() }
+        // Resting, the spare is better free: libdispatch may need a descriptor meanwhile.
+        if spareFd >= 0 { Glibc.close(spareFd) }
+        spareFd = -1
+    }
+
+    /// Called by the cron (any thread): resumes paused sockets once they have rested.
+    func resumeIfRested() {
+        guard pausedSignal.load(ordering: .relaxed) else { return }
+        queue.async { [self] in
+            guard paused, !stopped, monotonicMs() - pausedAtMs >= Int64(Listener.pauseMs) else { return }
+            paused = false
+            pausedSignal.store(false, ordering: .relaxed)
+            spareFd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            for s in sources { s.resume() }
         }
     }
 }

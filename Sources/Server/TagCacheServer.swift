@@ -23,6 +23,9 @@ public final class TagCacheServer: @unchecked Sendable {
     private var reservedDescriptors = FileLimits.minReserved
     private let cronQueue = DispatchQueue(label: "tagcache.cron")
     private var cron: DispatchSourceTimer?
+    /// Cron ticks so far and per second (cron queue only; the rate is fixed at start).
+    private var cronTicks = 0
+    private var cronTicksPerSecond = 10
     private var signalSources: [DispatchSourceSignal] = []
     private var nextLoop = 0
     private let stopping = Atomic<Bool>(false)
@@ -177,6 +180,7 @@ public final class TagCacheServer: @unchecked Sendable {
         }
         listener.resume { [unowned self] fd in self.acceptAll(fd) }
         let interval = max(1, 1000 / max(1, config.int("hz")))
+        cronTicksPerSecond = max(1, 1000 / interval)
         let t = DispatchSource.makeTimerSource(queue: cronQueue)
         t.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(1))
         t.setEventHandler { [unowned self] in self.serverCron() }
@@ -212,12 +216,18 @@ public final class TagCacheServer: @unchecked Sendable {
 
     private func acceptAll(_ listenFd: Int32) {
         var addr = [CChar](repeating: 0, count: 64)
+        let ceiling = FileLimits.clientCeiling()
         while true {
             var peerPort: Int32 = 0
             let fd = tc_accept(listenFd, &addr, 64, &peerPort)
             if fd < 0 {
                 listener.acceptFailed(listenFd, error: -fd, log: log) { reject($0) }
                 return
+            }
+            if fd > ceiling {
+                listener.warnOutOfDescriptors(log, "Accepting client connection: descriptor \(fd) is in the \(FileLimits.headroom) the server keeps for itself (RLIMIT_NOFILE \(ceiling + FileLimits.headroom + 1))")
+                reject(fd)
+                continue
             }
             let now = keyspace.clock.nowMs()
             let current = settings.value
@@ -260,6 +270,7 @@ public final class TagCacheServer: @unchecked Sendable {
 
     /// Background work, `hz` times a second: active expiry and idle-client timeouts.
     private func serverCron() {
+        listener.resumeIfRested()
         // Evictions a command left unfinished (its time budget ran out) or a lowered maxmemory.
         _ = keyspace.evictIfNeeded(budgetUs: 10_000)
         let t0 = monotonicUs()
@@ -269,6 +280,8 @@ public final class TagCacheServer: @unchecked Sendable {
         runtime.tick(self)
         cronLog.tick(self)
         let current = settings.value
+        cronTicks &+= 1
+        if cronTicks % cronTicksPerSecond == 0 { for l in loops { l.requestSweep() } }
         prefixStats.step(self, separator: current.prefixSeparator, limit: current.prefixesMax)
         if current.idleTimeoutSeconds > 0 { closeIdleClients(timeout: Int64(current.idleTimeoutSeconds)) }
     }

@@ -72,12 +72,14 @@ final class FileLimitTests: XCTestCase {
         let server = try ServerProcess(["--maxclients", "1000"], wrapper: ["prlimit", "--nofile=1100:1100"])
         let admin = try server.client()
         assertReply(try admin.command("PING"), "+PONG\r\n")
-        // Leave room for three more descriptors, far below maxclients.
+        // Lower the limit under the running server, far below maxclients: room for three more
+        // clients above the descriptors the server keeps for itself (libdispatch traps when it
+        // cannot open one, so the process must never reach its limit).
         let pid = server.process.processIdentifier
         let open = (try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")).count
         let lower = Process()
         lower.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-        lower.arguments = ["--pid", String(pid), "--nofile=\(open + 3):\(open + 3)"]
+        lower.arguments = ["--pid", String(pid), "--nofile=\(open + 16 + 3):\(open + 16 + 3)"]
         try lower.run()
         lower.waitUntilExit()
         XCTAssertEqual(lower.terminationStatus, 0)
@@ -95,7 +97,8 @@ final class FileLimitTests: XCTestCase {
         }
         XCTAssertEqual(served + refused, 12)
         XCTAssertGreaterThan(refused, 0, "some clients found no descriptor")
-        XCTAssertTrue(server.log.contains("# Accepting client connection: accept: Too many open files\n"), server.log)
+        XCTAssertGreaterThan(served, 0, "the room left was used")
+        XCTAssertTrue(server.log.contains("# Accepting client connection: descriptor "), server.log)
         assertReply(try admin.command("PING"), "+PONG\r\n")
         assertIdle(server)
         // Descriptors given back make room again.
