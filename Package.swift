@@ -26,6 +26,8 @@ let package = Package(
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "ServerTests", dependencies: ["TagCache"]),
         // Differential suite: the case files under Cases/ run against redis-server and TagCache.
-        .testTarget(name: "CompatibilityTests", dependencies: ["TagCache", "Commands", "RESP"], exclude: ["Cases"]),
+        .testTarget(name: "CompatibilityTests", dependencies: ["TagCache", "Commands", "RESP", "CaseFiles"], exclude: ["Cases"]),
+        // Reads the case files, for the differential suite and the fuzz targets' seeds.
+        .target(name: "CaseFiles", dependencies: ["RESP"], path: "Tests/CaseFiles"),
     ]
 )
