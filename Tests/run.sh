@@ -20,8 +20,9 @@
 #   fuzz       the libFuzzer targets of Tests/fuzz (request parser; every command through the
 #              dispatcher), built with -sanitize=fuzzer,address in .build-fuzz, seeded from the
 #              differential cases, TAGCACHE_FUZZ_SECONDS (default 30) each; a crash, ASan report,
-#              leak, timeout (10 s per input) or out-of-memory (2 GB) fails it. Its log, corpus
-#              and the failing inputs go to .build/test-logs/fuzz/ (README: "Fuzzing")
+#              leak, timeout (10 s per input) or out-of-memory (2 GB) fails it. Its logs, seeds
+#              and failing inputs go to .build/test-logs/fuzz/, its corpus grows in
+#              .build-fuzz/corpus/ (README: "Fuzzing")
 #
 # Environment: CI=true turns "cannot install X" into a failure instead of a skip;
 # TAGCACHE_BUILD=release tests a release build of tagcache-server (default: debug).
