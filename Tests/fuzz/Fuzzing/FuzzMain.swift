@@ -19,12 +19,14 @@ public typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> I
 ///     fuzz-commands FILE|DIR...
 public enum FuzzMain {
     /// `seeds` turns one case file's cases into seeds; `extraSeeds` are written once besides.
-    public static func main(_ callback: FuzzCallback, seeds: ([CaseLine]) -> [[UInt8]], extraSeeds: [[UInt8]] = [],
+    /// LeakSanitizer checks at exit, which libFuzzer's driver calls from inside this function:
+    /// the arguments must hold nothing on the heap (no captures, no arrays).
+    public static func main(_ callback: FuzzCallback, seeds: ([CaseLine]) -> [[UInt8]],
+                            extraSeeds: () -> [[UInt8]] = { [] },
                             describe: (UnsafeRawBufferPointer) -> String) -> Never {
         do {
             try ownCommands(seeds: seeds, extraSeeds: extraSeeds, describe: describe)
             #if FUZZING
-            // Nothing of ours is alive past this point: LeakSanitizer checks at exit.
             var argc = CommandLine.argc
             var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
             exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
@@ -39,7 +41,7 @@ public enum FuzzMain {
     }
 
     /// --seeds and --print (they exit); returns for anything else.
-    static func ownCommands(seeds: ([CaseLine]) -> [[UInt8]], extraSeeds: [[UInt8]],
+    static func ownCommands(seeds: ([CaseLine]) -> [[UInt8]], extraSeeds: () -> [[UInt8]],
                             describe: (UnsafeRawBufferPointer) -> String) throws {
         let args = Array(CommandLine.arguments.dropFirst())
         if args.first == "--seeds" {
@@ -55,7 +57,7 @@ public enum FuzzMain {
                     written += 1
                 }
             }
-            for (i, seed) in extraSeeds.enumerated() {
+            for (i, seed) in extraSeeds().enumerated() {
                 try Data(seed).write(to: out.appendingPathComponent("extra-\(i)"))
                 written += 1
             }

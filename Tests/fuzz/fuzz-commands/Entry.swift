@@ -17,7 +17,7 @@ public func skipSleep(_ microseconds: UInt32) -> Int32 { 0 }
 
 @main
 enum Main {
-    static func main() { FuzzMain.main(fuzzCommands, seeds: target.seeds, describe: target.describe) }
+    static func main() { FuzzMain.main(fuzzCommands, seeds: { target.seeds($0) }, describe: { target.describe($0) }) }
 }
 
 #if FUZZING

@@ -9,7 +9,7 @@ public func fuzzRequestParser(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
 @main
 enum Main {
     static func main() {
-        FuzzMain.main(fuzzRequestParser, seeds: RequestParserTarget.seeds, extraSeeds: RequestParserTarget.boundarySeeds,
+        FuzzMain.main(fuzzRequestParser, seeds: RequestParserTarget.seeds, extraSeeds: { RequestParserTarget.boundarySeeds },
                       describe: RequestParserTarget.describe)
     }
 }
