@@ -26,6 +26,14 @@ let package = Package(
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "ServerTests", dependencies: ["TagCache"]),
         // Differential suite: the case files under Cases/ run against redis-server and TagCache.
-        .testTarget(name: "CompatibilityTests", dependencies: ["TagCache", "Commands", "RESP"], exclude: ["Cases"]),
+        .testTarget(name: "CompatibilityTests", dependencies: ["TagCache", "Commands", "RESP", "CaseFiles"], exclude: ["Cases"]),
+        // Reads the case files, for the differential suite and the fuzz targets' seeds.
+        .target(name: "CaseFiles", dependencies: ["RESP"], path: "Tests/CaseFiles"),
+        // Fuzz targets (Tests/fuzz; `bash Tests/run.sh fuzz`). A plain build links them as tools
+        // that replay inputs; built with -sanitize=fuzzer,address -DFUZZING they are libFuzzer targets.
+        .target(name: "CLibFuzzer", path: "Tests/fuzz/CLibFuzzer"),
+        .target(name: "Fuzzing", dependencies: ["TagCache", "Commands", "RESP", "CaseFiles", "CLibFuzzer"], path: "Tests/fuzz/Fuzzing"),
+        .executableTarget(name: "fuzz-request-parser", dependencies: ["Fuzzing"], path: "Tests/fuzz/fuzz-request-parser"),
+        .executableTarget(name: "fuzz-commands", dependencies: ["Fuzzing"], path: "Tests/fuzz/fuzz-commands"),
     ]
 )

@@ -4,8 +4,8 @@
 # any failure.
 #
 #   bash Tests/run.sh                     every suite
-#   bash Tests/run.sh swift python        only the named suites: swift, python, cli, docker,
-#                                         reference
+#   bash Tests/run.sh swift python        only the named suites: swift, tsan, python, cli,
+#                                         docker, reference, fuzz
 #   bash Tests/run.sh --no-reference      every suite but the reference check
 #   TAGCACHE_TEST_PORT=6400 bash Tests/run.sh
 #                                         python + cli against a server already on that port
@@ -26,6 +26,12 @@
 #              proves the tests expect what Redis does
 #   tsan       the server tests that drive several event loops at once, built with
 #              ThreadSanitizer (.build-tsan); any race report fails the suite
+#   fuzz       the libFuzzer targets of Tests/fuzz (request parser; every command through the
+#              dispatcher), built with -sanitize=fuzzer,address in .build-fuzz, seeded from the
+#              differential cases, TAGCACHE_FUZZ_SECONDS (default 30) each; a crash, ASan report,
+#              leak, timeout (10 s per input) or out-of-memory (2 GB) fails it. Its logs, seeds
+#              and failing inputs go to .build/test-logs/fuzz/, its corpus grows in
+#              .build-fuzz/corpus/ (README: "Fuzzing")
 #
 # Environment: CI=true turns "cannot install X" into a failure instead of a skip;
 # TAGCACHE_BUILD=release tests a release build of tagcache-server (default: debug).
@@ -42,12 +48,12 @@ BUILD_CONFIG=${TAGCACHE_BUILD:-debug}
 RUN_START=$(date +%s)
 
 # ---- arguments -------------------------------------------------------------------------------
-ALL_SUITES=(swift tsan python cli docker reference)
+ALL_SUITES=(swift tsan fuzz python cli docker reference)
 WANTED=()
 NO_REFERENCE=""
 for arg in "$@"; do
     case "$arg" in
-        swift | tsan | python | cli | docker | reference) WANTED+=("$arg") ;;
+        swift | tsan | fuzz | python | cli | docker | reference) WANTED+=("$arg") ;;
         --no-reference) NO_REFERENCE=1 ;;
         -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
@@ -473,6 +479,75 @@ if wants tsan && command -v swift >/dev/null; then
         [[ $((p + f)) -eq 0 ]] && { echo "the ThreadSanitizer run ran no test"; f=1; }
         echo "$p tests passed under ThreadSanitizer, $races race reports"
         record "tsan (server tests, several loops)" "$p" "$f" 0 "$(elapsed_since "$t")"
+    fi
+fi
+
+# ---- fuzz ------------------------------------------------------------------------------------
+# A release build: about five times the inputs per second of a debug one, for twice the build time.
+FUZZ_SECONDS=${TAGCACHE_FUZZ_SECONDS:-30}
+SWIFT_BIN=$(dirname "$(readlink -f "$(command -v swift)")")
+FUZZ_BUILD=(swift build --scratch-path "$ROOT/.build-fuzz" -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
+# run_fuzz TARGET: seeds from the case files, then TARGET for FUZZ_SECONDS.
+run_fuzz() {
+    local target=$1 bin dir log t rc runs rate
+    bin="$("${FUZZ_BUILD[@]}" --show-bin-path)/$target"
+    dir="$LOGS/fuzz/$target"
+    log="$LOGS/fuzz/$target.log"
+    mkdir -p "$dir/seeds" "$dir/artifacts" "$ROOT/.build-fuzz/corpus/$target"
+    t=$(date +%s)
+    if ! "$bin" --seeds "$ROOT/Tests/CompatibilityTests/Cases" "$dir/seeds" >"$log" 2>&1; then
+        tail -5 "$log"
+        record "fuzz $target" 0 1 0 "no seeds"
+        return
+    fi
+    # The corpus stays in .build-fuzz between runs; the seeds are made afresh from the cases.
+    # Swift's own crash backtracer would race libFuzzer's report (and trip ASan).
+    SWIFT_BACKTRACE=enable=no ASAN_SYMBOLIZER_PATH="$SWIFT_BIN/llvm-symbolizer" \
+        timeout $((FUZZ_SECONDS + 120)) "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+        -max_len=4096 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
+        "$ROOT/.build-fuzz/corpus/$target" "$dir/seeds" >>"$log" 2>&1
+    rc=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    if [[ $rc -eq 0 && -n "$runs" && -z "$(ls -A "$dir/artifacts")" ]]; then
+        echo "$target: ${runs} inputs, ${rate}/s, nothing found"
+        record "fuzz $target" 1 0 0 "${runs} inputs in $(elapsed_since "$t")"
+        return
+    fi
+    echo "FAIL  $target (exit $rc; log: .build/test-logs/fuzz/$target.log)"
+    grep -m1 -E "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|Fatal error|fuzz invariant" "$log" | cut -c1-240
+    grep -E "^ +#[0-9]+ 0x.* in " "$log" | grep -vE " in (__sanitizer|__asan|fuzzer::|___interceptor|__interceptor|Swift runtime failure|\$ss|\$s.*_assertionFailure)|libc.so|libswiftCore" |
+        head -6 | sed -E 's/^ +(#[0-9]+) 0x[0-9a-f]+ in /    \1 /' | cut -c1-200
+    local a
+    for a in "$dir"/artifacts/*; do
+        [[ -f "$a" ]] || continue
+        echo "  input $(basename "$a") (replay: $bin $a), it sends:"
+        "$bin" --print "$a" 2>&1 | sed -n '2,13p' | cut -c1-200 | sed 's/^/    /'
+    done
+    record "fuzz $target" 0 1 0 "$(elapsed_since "$t"), input in .build/test-logs/fuzz/$target/artifacts"
+}
+
+if wants fuzz && command -v swift >/dev/null; then
+    section "fuzz (libFuzzer and AddressSanitizer, ${FUZZ_SECONDS}s a target)"
+    if ! compgen -G "$SWIFT_BIN/../lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null; then
+        skip_or_fail "fuzz" "this Swift toolchain has no libFuzzer runtime" "the swift.org toolchain for Linux"
+    else
+        t=$(date +%s)
+        fuzz_built=1
+        for target in fuzz-request-parser fuzz-commands; do
+            if ! "${FUZZ_BUILD[@]}" --product "$target" >>"$LOGS/fuzz-build.log" 2>&1; then
+                grep -E "error:" "$LOGS/fuzz-build.log" | sort -u | head -10
+                echo "FUZZ BUILD FAILED (log: .build/test-logs/fuzz-build.log)"
+                record "fuzz build" 0 1 0 "swift build -sanitize=fuzzer,address failed"
+                fuzz_built=""
+                break
+            fi
+        done
+        if [[ -n "$fuzz_built" ]]; then
+            echo "built in $(elapsed_since "$t")"
+            run_fuzz fuzz-request-parser
+            run_fuzz fuzz-commands
+        fi
     fi
 fi
 

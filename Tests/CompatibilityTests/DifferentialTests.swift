@@ -1,3 +1,4 @@
+import CaseFiles
 import Commands
 import RESP
 import Foundation
@@ -24,21 +25,21 @@ import XCTest
 ///
 /// Blank lines and lines starting with # are ignored. Each file starts from FLUSHALL.
 final class DifferentialTests: XCTestCase {
+    /// A case and the file it came from.
     struct Case {
-        enum Mode { case exact, shape, kept(String), tagcacheOnly(expected: [UInt8], resp: Int?) }
         let file: String
-        let line: Int
-        let text: String
-        let mode: Mode
-        let connection: Int
-        let args: [[UInt8]]
+        let entry: CaseLine
+        var line: Int { entry.line }
+        var text: String { entry.text }
+        var mode: CaseLine.Mode { entry.mode }
+        var connection: Int { entry.connection }
+        var args: [[UInt8]] { entry.args }
     }
 
     static let casesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Cases")
 
     func testEveryCaseMatchesRedis() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.casesDirectory.path)
-            .filter { $0.hasSuffix(".txt") }.sorted()
+        let files = try CaseFile.names(in: Self.casesDirectory)
         XCTAssertFalse(files.isEmpty, "no case files in \(Self.casesDirectory.path)")
         var all: [String: [Case]] = [:]
         for f in files { all[f] = try parse(file: f) }
@@ -134,89 +135,9 @@ final class DifferentialTests: XCTestCase {
 
     func parse(file: String) throws -> [Case] {
         let text = try String(contentsOf: Self.casesDirectory.appendingPathComponent(file), encoding: .utf8)
-        var out: [Case] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            var mode = Case.Mode.exact
-            var conn = 0
-            if line.hasPrefix("~ ") {
-                mode = .shape
-                line = String(line.dropFirst(2))
-            } else if line.hasPrefix("= ") || line.hasPrefix("=2 ") || line.hasPrefix("=3 ") {
-                guard let sep = line.range(of: " :: "), let space = line.firstIndex(of: " ") else {
-                    XCTFail("\(file):\(i + 1): a TagCache-only case needs '= expected :: command'")
-                    continue
-                }
-                let resp = line.hasPrefix("= ") ? nil : Int(String(line[line.index(after: line.startIndex)]))
-                let expected = String(line[line.index(after: space)..<sep.lowerBound]).trimmingCharacters(in: .whitespaces)
-                guard let bytes = unescapeExpected(expected) else {
-                    XCTFail("\(file):\(i + 1): cannot read the expected reply '\(expected)'")
-                    continue
-                }
-                mode = .tagcacheOnly(expected: bytes, resp: resp)
-                line = String(line[sep.upperBound...])
-            } else if line.hasPrefix("! ") {
-                guard let sep = line.range(of: " :: ") else {
-                    XCTFail("\(file):\(i + 1): a kept difference needs 'reason :: command'")
-                    continue
-                }
-                mode = .kept(String(line[line.index(line.startIndex, offsetBy: 2)..<sep.lowerBound]))
-                line = String(line[sep.upperBound...])
-            }
-            if line.hasPrefix("@"), let sp = line.firstIndex(of: " "), let n = Int(line.dropFirst().prefix(upTo: sp)) {
-                conn = n - 1
-                line = String(line[line.index(after: sp)...])
-            }
-            guard let args = splitArguments(line), !args.isEmpty else {
-                XCTFail("\(file):\(i + 1): cannot parse '\(line)'")
-                continue
-            }
-            out.append(Case(file: file, line: i + 1, text: line, mode: mode, connection: max(0, min(conn, 1)), args: args))
-        }
-        return out
-    }
-
-    /// The bytes of an expected reply written with escapes: \r \n \t \\ \xHH.
-    func unescapeExpected(_ s: String) -> [UInt8]? {
-        let u = Array(s.utf8)
-        var out: [UInt8] = []
-        var i = 0
-        while i < u.count {
-            if u[i] != 92 { out.append(u[i]); i += 1; continue }
-            guard i + 1 < u.count else { return nil }
-            switch u[i + 1] {
-            case 114: out.append(13); i += 2
-            case 110: out.append(10); i += 2
-            case 116: out.append(9); i += 2
-            case 92: out.append(92); i += 2
-            case 120:
-                guard i + 3 < u.count, let v = UInt8(String(decoding: u[(i + 2)...(i + 3)], as: UTF8.self), radix: 16) else { return nil }
-                out.append(v)
-                i += 4
-            default: return nil
-            }
-        }
-        return out
-    }
-
-    /// Splits with redis-cli's quoting (TagCache's own inline parser) and expands @bytes:N:c.
-    func splitArguments(_ line: String) -> [[UInt8]]? {
-        let parser = RequestParser(limits: ProtocolLimits(maxInlineLength: 1 << 20))
-        let buf = ByteBuffer()
-        buf.append(string: line + "\r\n")
-        guard case let .command(args) = parser.next(buf) else { return nil }
-        return (0..<args.count).map { i in
-            let a = Array(args[i])
-            let s = String(decoding: a, as: UTF8.self)
-            if s.hasPrefix("@bytes:") {
-                let parts = s.split(separator: ":")
-                if parts.count == 3, let n = Int(parts[1]), let c = parts[2].utf8.first {
-                    return [UInt8](repeating: c, count: n)
-                }
-            }
-            return a
-        }
+        let (cases, errors) = CaseFile.parse(text)
+        for e in errors { XCTFail("\(file):\(e.line): \(e.message)") }
+        return cases.map { Case(file: file, entry: $0) }
     }
 
     func escape(_ b: [UInt8]) -> String {
