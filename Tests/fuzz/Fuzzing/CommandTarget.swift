@@ -72,9 +72,10 @@ public final class CommandTarget {
     }
 
     func connect() -> Connection {
-        let client = ClientState(id: nextClientId, authenticated: server.requirePass == nil, now: server.keyspace.clock.nowMs())
+        let id = nextClientId
+        let client = ClientState(id: id, authenticated: server.requirePass == nil, now: server.keyspace.clock.nowMs(),
+                                 address: "127.0.0.1:\(40000 + id % 20000)")
         nextClientId += 1
-        client.address = "127.0.0.1:\(40000 + client.id % 20000)"
         let context = CommandContext(keyspace: server.keyspace, reply: ReplyWriter(), client: client, table: table,
                                      server: server, counters: counters)
         context.maxStringLength = Self.maxStringLength

@@ -73,7 +73,7 @@ public enum RequestParserTarget {
         for size in readSizes {
             let n = min(size, payload.count - offset)
             if n <= 0 { break }
-            buffer.reserve(max(n, min(parser.bytesStillNeeded, 1 << 16)))
+            buffer.reserve(max(n, min(parser.bytesStillNeeded(buffer), 1 << 16)))
             payload[offset..<(offset + n)].withUnsafeBufferPointer { buffer.append($0) }
             offset += n
             fed += n
@@ -91,7 +91,7 @@ public enum RequestParserTarget {
                     // Copying reads every byte of every argument: ASan checks they are readable.
                     out.requests.append((0..<args.count).map { Array(args[$0]) })
                 case .needMore:
-                    let needed = parser.bytesStillNeeded
+                    let needed = parser.bytesStillNeeded(buffer)
                     invariant(needed >= 0 && needed - 2 <= limits.maxBulkLength, "asks for \(needed) more bytes")
                     if buffer.isEmpty { buffer.clear(shrinkTo: 256 * 1024) }
                 case let .protocolError(message):
