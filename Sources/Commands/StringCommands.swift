@@ -402,9 +402,11 @@ public enum StringCommands {
             let text = Bytes(start: p, count: n)
             if slot >= 0 {
                 let e = k.entry(slot)
-                let fresh = e.valueLength == n ? e : k.resizeString(at: slot, to: n)
+                // Read before a resize frees e.
+                let sameLength = e.valueLength == n
+                let fresh = sameLength ? e : k.resizeString(at: slot, to: n)
                 memcpy(fresh.valuePointer, p, n)
-                if e.valueLength == n { k.shard.keyModified(db: k.db, key: k.key) }
+                if sameLength { k.shard.keyModified(db: k.db, key: k.key) }
             } else {
                 k.setString(text, deadline: 0, at: -1)
             }
