@@ -253,7 +253,7 @@ start_tagcache() {
     PIDS+=("$SERVER_PID")
     local i port
     for ((i = 0; i < 300; i++)); do
-        port=$(sed -n 's/.*Running mode=standalone, port=\([0-9][0-9]*\)\..*/\1/p' "$SERVER_LOG" | head -1)
+        port=$(sed -n 's/.*Running mode=standalone, port=\([0-9][0-9]*\)\..*/\1/p' "$SERVER_LOG" 2>/dev/null | head -1)
         if [[ -n "$port" ]] && grep -q "Ready to accept connections" "$SERVER_LOG"; then
             SERVER_PORT=$port
             return 0

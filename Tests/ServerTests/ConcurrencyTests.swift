@@ -57,6 +57,10 @@ final class ConcurrencyTests: XCTestCase {
             defer { stop.set() }
             do {
                 let admin = try TestClient(port: port)
+                // The workers connect on their own threads: start once all five clients are in.
+                for _ in 0..<500 where try admin.command("CLIENT", "LIST").split(separator: "\n").count < 6 {
+                    usleep(10_000)
+                }
                 for round in 0..<150 {
                     let settings: [[String]] = [
                         ["requirepass", round % 2 == 0 ? "secret\(round)" : ""],
