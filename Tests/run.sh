@@ -142,6 +142,10 @@ missing=()
 if wants cli || wants docker || wants reference; then
     command -v redis-cli >/dev/null || missing+=(redis-tools)
 fi
+if wants cli || wants reference; then
+    # redis-cli's argument hints as a person types (smoke.sh drives an interactive redis-cli).
+    command -v tmux >/dev/null || missing+=(tmux)
+fi
 if wants reference; then
     command -v redis-server >/dev/null || missing+=(redis-server)
 fi
@@ -629,6 +633,12 @@ if wants reference; then
         echo "-- redis-server $rv on port $REDIS_PORT"
         run_pytest "reference: python vs redis $rv" redis8 "$REDIS_PORT"
         run_smoke "reference: cli vs redis $rv" "$REDIS_PORT"
+        # The command descriptions are what this redis-server says (Tests/commands/describe.py).
+        if python3 "$ROOT/Tests/commands/describe.py" --check >"$LOGS/describe.log" 2>&1; then
+            record "reference: descriptions = redis $rv" 1 0 0 "$(tail -1 "$LOGS/describe.log")"
+        else
+            record "reference: descriptions = redis $rv" 0 1 0 "$(tail -1 "$LOGS/describe.log")"
+        fi
         kill -TERM "$REDIS_PID" 2>/dev/null
         wait "$REDIS_PID" 2>/dev/null
     else

@@ -44,20 +44,10 @@ public final class BlockedClient: Sendable {
 /// BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, and the serving of blocked clients (Redis's blocking.c).
 public enum BlockingCommands {
     public static let all: [CommandSpec] = [
-        CommandSpec("blpop", arity: -3, flags: [.write, .blocking], keys: (1, -2, 1), group: "list",
-                    summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-                    since: "2.0.0", complexity: "O(N) where N is the number of provided keys.",
-                    categories: ["write", "list", "slow", "blocking"], handler: { pop($0, $1, fromFront: true) }),
-        CommandSpec("brpop", arity: -3, flags: [.write, .blocking], keys: (1, -2, 1), group: "list",
-                    summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-                    since: "2.0.0", complexity: "O(N) where N is the number of provided keys.",
-                    categories: ["write", "list", "slow", "blocking"], handler: { pop($0, $1, fromFront: false) }),
-        CommandSpec("blmove", arity: 6, flags: [.write, .denyoom, .blocking], keys: (1, 2, 1), group: "list",
-                    summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
-                    since: "6.2.0", complexity: "O(1)", categories: ["write", "list", "slow", "blocking"], handler: blmove),
-        CommandSpec("brpoplpush", arity: 4, flags: [.write, .denyoom, .blocking], keys: (1, 2, 1), group: "list",
-                    summary: "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
-                    since: "2.2.0", complexity: "O(1)", categories: ["write", "list", "slow", "blocking"], handler: brpoplpush),
+        CommandSpec(.blpop, { pop($0, $1, fromFront: true) }),
+        CommandSpec(.brpop, { pop($0, $1, fromFront: false) }),
+        CommandSpec(.blmove, blmove),
+        CommandSpec(.brpoplpush, brpoplpush),
     ]
 
     /// Redis's getTimeoutFromObjectOrReply (seconds, may be fractional): absolute ms, 0 = forever.

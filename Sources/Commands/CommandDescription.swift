@@ -1,190 +1,223 @@
-import RESP
-import Store
+/// Everything Redis reports about a command — COMMAND INFO's arity, flags, ACL categories, tips
+/// and key specs, COMMAND DOCS' summary, history and argument tree — declared once per command
+/// and subcommand (Descriptions/*.swift, written by Tests/commands/describe.py from
+/// redis-server 7.0.15; TagCache's own commands by hand in the same form). The command table,
+/// arity and unknown-subcommand errors, COMMAND and its subcommands all read it; what Redis
+/// derives (first/last/step, `movablekeys`, the implicit ACL categories) is derived here the
+/// way Redis derives it, never declared twice.
+public struct CommandDescription: Sendable {
+    /// Lower-case full name: "set", "config|get".
+    public let name: String
+    /// Redis arity: positive = exact, negative = at least.
+    public let arity: Int
+    /// The flags COMMAND INFO shows, without `movablekeys` (derived from the key specs).
+    public let flags: CommandFlags
+    /// The ACL categories the command declares; `categories` adds those its flags imply.
+    public let acl: ACLCategories
+    public let tips: [String]
+    public let keySpecs: [KeySpec]
+    public let summary: String?
+    public let since: String?
+    public let group: CommandGroup
+    public let complexity: String?
+    public let docFlags: DocFlags
+    public let deprecatedSince: String?
+    public let replacedBy: String?
+    /// (version, what changed), oldest first.
+    public let history: [(String, String)]
+    public let arguments: [CommandArgument]
 
-/// COMMAND INFO and COMMAND DOCS entries of one table row, in Redis 7's layout.
-enum CommandDescription {
-    /// Redis's ACL categories in the order it lists them.
-    static let categoryOrder = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-                                "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
-                                "dangerous", "connection", "transaction", "scripting"]
-
-    /// Flag names in Redis's order (may_replicate and the sentinel flags are hidden, as there).
-    static let flagOrder: [(CommandFlags, String)] = [
-        (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"), (.pubsub, "pubsub"),
-        (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"), (.stale, "stale"),
-        (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.fast, "fast"), (.noAuth, "no_auth"),
-        (.noMandatoryKeys, "no_mandatory_keys"), (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"),
-    ]
-
-    /// The table's categories plus those Redis derives from the flags (setImplicitACLCategories).
-    static func categories(_ c: CommandSpec) -> [String] {
-        var set = Set(c.categories.map { $0.hasPrefix("@") ? String($0.dropFirst()).lowercased() : $0.lowercased() })
-        if c.flags.contains(.write) { set.insert("write") }
-        if c.flags.contains(.readonly) && !set.contains("scripting") { set.insert("read") }
-        if c.flags.contains(.admin) { set.insert("admin"); set.insert("dangerous") }
-        if c.flags.contains(.pubsub) { set.insert("pubsub") }
-        if c.flags.contains(.fast) { set.insert("fast") }
-        if c.flags.contains(.blocking) { set.insert("blocking") }
-        if !set.contains("fast") { set.insert("slow") }
-        var out = categoryOrder.filter { set.contains($0) }
-        out += set.subtracting(categoryOrder).sorted() // TagCache's own categories, if any
-        return out
+    public init(_ name: String, arity: Int, flags: CommandFlags = [], acl: ACLCategories = [], tips: [String] = [],
+                keys: [KeySpec] = [], summary: String? = nil, since: String? = nil, group: CommandGroup,
+                complexity: String? = nil, docFlags: DocFlags = [], deprecatedSince: String? = nil,
+                replacedBy: String? = nil, history: [(String, String)] = [], arguments: [CommandArgument] = []) {
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        self.acl = acl
+        self.tips = tips
+        self.keySpecs = keys
+        self.summary = summary
+        self.since = since
+        self.group = group
+        self.complexity = complexity
+        self.docFlags = docFlags
+        self.deprecatedSince = deprecatedSince
+        self.replacedBy = replacedBy
+        self.history = history
+        self.arguments = arguments
     }
 
-    static func flags(_ c: CommandSpec, _ specs: [KeySpec]) -> [String] {
-        var names = flagOrder.filter { c.flags.contains($0.0) }.map { $0.1 }
-        let movable = specs.contains {
-            if case .index = $0.begin, case .range = $0.find { return false }
-            return true
+    /// The declared categories plus those Redis derives from the flags (setImplicitACLCategories).
+    public var categories: ACLCategories {
+        var c = acl
+        if flags.contains(.write) { c.insert(.write) }
+        if flags.contains(.readonly) && !c.contains(.scripting) { c.insert(.read) }
+        if flags.contains(.admin) { c.formUnion([.admin, .dangerous]) }
+        if flags.contains(.pubsub) { c.insert(.pubsub) }
+        if flags.contains(.fast) { c.insert(.fast) }
+        if flags.contains(.blocking) { c.insert(.blocking) }
+        if !c.contains(.fast) { c.insert(.slow) }
+        return c
+    }
+
+    /// COMMAND INFO's first key, last key and step, and whether the keys move (`movablekeys`),
+    /// from the key specs as Redis's populateCommandLegacyRangeSpec computes them.
+    public var legacyRange: (first: Int, last: Int, step: Int, movable: Bool) {
+        if keySpecs.isEmpty { return (0, 0, 0, false) }
+        if keySpecs.count == 1, case let .index(pos) = keySpecs[0].begin, case let .range(last, step, _) = keySpecs[0].find {
+            return (pos, last >= 0 ? pos + last : last, step, keySpecs[0].flags.contains(.incomplete))
         }
-        if movable {
-            let at = names.firstIndex(of: "no_multi").map { $0 + 1 } ?? names.count
-            names.insert("movablekeys", at: at)
-        }
-        if c.flags.contains(.allowBusy) { names.append("allow_busy") }
-        return names
-    }
-
-    private static let parsedRedisKeySpecs: [String: [KeySpec]] = KeySpec.redisKeySpecs.mapValues {
-        $0.split(separator: ";").compactMap { KeySpec($0) }
-    }
-
-    /// Redis's key specs when it has the command; otherwise derived from first/last/step.
-    static func keySpecs(_ c: CommandSpec) -> [KeySpec] {
-        if let s = parsedRedisKeySpecs[c.fullName] { return s }
-        if c.firstKey <= 0 { return [] }
-        let flags = c.flags.contains(.readonly) ? ["RO", "access"] : c.flags.contains(.write) ? ["RW", "update"] : ["RW"]
-        let last = c.lastKey < 0 ? c.lastKey : c.lastKey - c.firstKey
-        return [KeySpec(flags: flags, begin: .index(c.firstKey), find: .range(lastKey: last, keyStep: max(c.keyStep, 1), limit: 0))]
-    }
-
-    /// The positions (in a request of argc arguments) of the keys, with their flags, as Redis's
-    /// getKeysUsingKeySpecs finds them; nil when the request does not fit the specs.
-    static func keys(_ specs: [KeySpec], argc: Int, _ arg: (Int) -> Bytes) -> [(Int, [String])]? {
-        var out: [(Int, [String])] = []
-        for s in specs {
-            var first: Int
-            switch s.begin {
-            case let .index(i): first = i
-            case let .keyword(word, from):
-                let w = Array(word.utf8)
-                var found = 0
-                let indexes: [Int] = from >= 0 ? Array(stride(from: from, to: argc, by: 1))
-                                               : Array(stride(from: argc + from, through: 1, by: -1))
-                for i in indexes where i > 0 && i < argc {
-                    let a = arg(i)
-                    if a.count == w.count && a.lowercasedString == word.lowercased() && !w.isEmpty { found = i; break }
-                }
-                if found == 0 { continue }
-                first = found + 1
-            case .unknown: continue
+        var movable = false
+        var first = Int(Int32.max), last = 0, previousLast = 0
+        for s in keySpecs {
+            guard case let .index(pos) = s.begin, case let .range(lastKey, step, _) = s.find else {
+                movable = true
+                continue
             }
-            if first >= argc { continue }
-            var last: Int, step: Int
-            switch s.find {
-            case let .range(lastKey, keyStep, limit):
-                step = keyStep
-                if lastKey >= 0 {
-                    last = first + lastKey
-                } else if limit <= 1 {
-                    last = argc + lastKey
-                } else {
-                    last = first + ((argc - first) / limit + lastKey)
-                }
-            case let .keyNum(index, firstKey, keyStep):
-                guard first + index < argc, let n = arg(first + index).redisInteger, n >= 0 else { return nil }
-                step = keyStep
-                first += firstKey
-                // Redis's getKeysUsingKeySpecs: `last = first + (int)numkeys - 1`, the count
-                // truncated to a C int and the step applied only while walking.
-                last = first + Int(Int32(truncatingIfNeeded: n)) - 1
-            case .unknown: continue
+            if step != 1 || (previousLast != 0 && previousLast != pos - 1) {
+                movable = true
+                continue
             }
-            if last < first { continue }
-            if last >= argc { return nil }
-            for i in stride(from: first, through: last, by: max(step, 1)) { out.append((i, s.flags)) }
+            if s.flags.contains(.incomplete) { movable = true }
+            first = min(first, pos)
+            let absolute = lastKey >= 0 ? lastKey + pos : lastKey
+            // Redis compares as unsigned, so a negative (count-from-the-end) last key wins.
+            last = UInt32(truncatingIfNeeded: last) >= UInt32(truncatingIfNeeded: absolute) ? last : absolute
+            previousLast = last
         }
-        return out
+        if first == Int(Int32.max) { return (0, 0, 0, true) }
+        return (first, last, 1, movable)
+    }
+}
+
+/// COMMAND DOCS' group of a command.
+public enum CommandGroup: String, Sendable {
+    case generic, string, list, set, sortedSet = "sorted-set", hash, pubSub = "pubsub", transactions, connection
+    case server, scripting, hyperLogLog = "hyperloglog", cluster, sentinel, geo, stream, bitmap
+    /// TagCache's tag commands.
+    case tags
+}
+
+/// Flags of a command as COMMAND INFO reports them, in Redis's order.
+public struct CommandFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let write = CommandFlags(rawValue: 1 << 0)
+    public static let readonly = CommandFlags(rawValue: 1 << 1)
+    public static let denyoom = CommandFlags(rawValue: 1 << 2)
+    public static let admin = CommandFlags(rawValue: 1 << 3)
+    public static let pubsub = CommandFlags(rawValue: 1 << 4)
+    public static let noscript = CommandFlags(rawValue: 1 << 5)
+    public static let blocking = CommandFlags(rawValue: 1 << 6)
+    public static let loading = CommandFlags(rawValue: 1 << 7)
+    public static let stale = CommandFlags(rawValue: 1 << 8)
+    public static let skipMonitor = CommandFlags(rawValue: 1 << 9)
+    public static let skipSlowlog = CommandFlags(rawValue: 1 << 10)
+    public static let fast = CommandFlags(rawValue: 1 << 11)
+    public static let noAuth = CommandFlags(rawValue: 1 << 12)
+    public static let noMandatoryKeys = CommandFlags(rawValue: 1 << 13)
+    public static let noAsyncLoading = CommandFlags(rawValue: 1 << 14)
+    public static let noMulti = CommandFlags(rawValue: 1 << 15)
+    /// Derived from the key specs (CommandDescription.legacyRange), never declared.
+    public static let movableKeys = CommandFlags(rawValue: 1 << 16)
+    public static let allowBusy = CommandFlags(rawValue: 1 << 17)
+
+    /// The names, in the order COMMAND INFO lists them.
+    public static let names = ["write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking", "loading",
+                               "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth", "no_mandatory_keys",
+                               "no_async_loading", "no_multi", "movablekeys", "allow_busy"]
+}
+
+/// Redis's ACL categories, in the order COMMAND INFO lists them.
+public struct ACLCategories: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let keyspace = ACLCategories(rawValue: 1 << 0)
+    public static let read = ACLCategories(rawValue: 1 << 1)
+    public static let write = ACLCategories(rawValue: 1 << 2)
+    public static let set = ACLCategories(rawValue: 1 << 3)
+    public static let sortedset = ACLCategories(rawValue: 1 << 4)
+    public static let list = ACLCategories(rawValue: 1 << 5)
+    public static let hash = ACLCategories(rawValue: 1 << 6)
+    public static let string = ACLCategories(rawValue: 1 << 7)
+    public static let bitmap = ACLCategories(rawValue: 1 << 8)
+    public static let hyperloglog = ACLCategories(rawValue: 1 << 9)
+    public static let geo = ACLCategories(rawValue: 1 << 10)
+    public static let stream = ACLCategories(rawValue: 1 << 11)
+    public static let pubsub = ACLCategories(rawValue: 1 << 12)
+    public static let admin = ACLCategories(rawValue: 1 << 13)
+    public static let fast = ACLCategories(rawValue: 1 << 14)
+    public static let slow = ACLCategories(rawValue: 1 << 15)
+    public static let blocking = ACLCategories(rawValue: 1 << 16)
+    public static let dangerous = ACLCategories(rawValue: 1 << 17)
+    public static let connection = ACLCategories(rawValue: 1 << 18)
+    public static let transaction = ACLCategories(rawValue: 1 << 19)
+    public static let scripting = ACLCategories(rawValue: 1 << 20)
+
+    public static let names = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+                               "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
+                               "dangerous", "connection", "transaction", "scripting"]
+
+    /// The category named (lower-case, without '@'), or nil.
+    public init?(name: String) {
+        guard let i = Self.names.firstIndex(of: name) else { return nil }
+        self.init(rawValue: 1 << UInt32(i))
+    }
+}
+
+/// COMMAND DOCS' doc_flags.
+public struct DocFlags: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let deprecated = DocFlags(rawValue: 1 << 0)
+    public static let syscmd = DocFlags(rawValue: 1 << 1)
+    public static let names = ["deprecated", "syscmd"]
+}
+
+/// One argument of COMMAND DOCS' argument tree; oneof and block arguments hold their own.
+public struct CommandArgument: Sendable {
+    public enum Kind: String, Sendable {
+        case string, integer, double, key, pattern, unixTime = "unix-time", pureToken = "pure-token", oneof, block
     }
 
-    /// [name, arity, [flags], first, last, step, [@categories], [tips], [key specs], [subcommands]]
-    static func info(_ c: CommandSpec, _ r: ReplyWriter) {
-        let specs = keySpecs(c)
-        r.array(10)
-        r.bulk(string: c.fullName)
-        r.integer(c.arity)
-        let flags = flags(c, specs)
-        r.set(flags.count)
-        for f in flags { r.simple(string: f) }
-        r.integer(c.firstKey)
-        r.integer(c.lastKey)
-        r.integer(c.keyStep)
-        let cats = categories(c)
-        r.set(cats.count)
-        for cat in cats { r.simple(string: "@" + cat) }
-        let tips = CommandTips.redisTips[c.fullName] ?? []
-        r.set(tips.count)
-        for t in tips { r.bulk(string: t) }
-        r.set(specs.count)
-        for s in specs { keySpec(s, r) }
-        // Redis answers an empty set when there are no subcommands, an array otherwise.
-        if c.subcommands.isEmpty { r.set(0) } else { r.array(c.subcommands.count) }
-        for s in c.subcommands { info(s, r) }
+    public struct Flags: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let optional = Flags(rawValue: 1 << 0)
+        public static let multiple = Flags(rawValue: 1 << 1)
+        public static let multipleToken = Flags(rawValue: 1 << 2)
+        public static let names = ["optional", "multiple", "multiple_token"]
     }
 
-    static func keySpec(_ s: KeySpec, _ r: ReplyWriter) {
-        r.map(s.notes == nil ? 3 : 4)
-        if let n = s.notes { r.bulk(string: "notes"); r.bulk(string: n) }
-        r.bulk(string: "flags")
-        r.set(s.flags.count)
-        for f in s.flags { r.simple(string: f) }
-        r.bulk(string: "begin_search")
-        r.map(2)
-        r.bulk(string: "type")
-        switch s.begin {
-        case let .index(i):
-            r.bulk(string: "index"); r.bulk(string: "spec"); r.map(1)
-            r.bulk(string: "index"); r.integer(i)
-        case let .keyword(word, from):
-            r.bulk(string: "keyword"); r.bulk(string: "spec"); r.map(2)
-            r.bulk(string: "keyword"); r.bulk(string: word)
-            r.bulk(string: "startfrom"); r.integer(from)
-        case .unknown:
-            r.bulk(string: "unknown"); r.bulk(string: "spec"); r.map(0)
-        }
-        r.bulk(string: "find_keys")
-        r.map(2)
-        r.bulk(string: "type")
-        switch s.find {
-        case let .range(last, step, limit):
-            r.bulk(string: "range"); r.bulk(string: "spec"); r.map(3)
-            r.bulk(string: "lastkey"); r.integer(last)
-            r.bulk(string: "keystep"); r.integer(step)
-            r.bulk(string: "limit"); r.integer(limit)
-        case let .keyNum(index, first, step):
-            r.bulk(string: "keynum"); r.bulk(string: "spec"); r.map(3)
-            r.bulk(string: "keynumidx"); r.integer(index)
-            r.bulk(string: "firstkey"); r.integer(first)
-            r.bulk(string: "keystep"); r.integer(step)
-        case .unknown:
-            r.bulk(string: "unknown"); r.bulk(string: "spec"); r.map(0)
-        }
-    }
+    public let name: String
+    public let kind: Kind
+    /// The index of the key spec that finds this argument (key arguments), or nil.
+    public let keySpec: Int?
+    public let token: String?
+    public let summary: String?
+    public let since: String?
+    public let deprecatedSince: String?
+    public let flags: Flags
+    public let arguments: [CommandArgument]
 
-    /// summary, since, group, complexity and, for containers, the subcommands' docs.
-    static func docs(_ c: CommandSpec, _ r: ReplyWriter) {
-        r.map(c.subcommands.isEmpty ? 4 : 5)
-        r.bulk(string: "summary"); r.bulk(string: c.summary)
-        r.bulk(string: "since"); r.bulk(string: c.since)
-        r.bulk(string: "group"); r.bulk(string: c.group)
-        r.bulk(string: "complexity"); r.bulk(string: c.complexity)
-        if !c.subcommands.isEmpty {
-            r.bulk(string: "subcommands")
-            r.map(c.subcommands.count)
-            for s in c.subcommands {
-                r.bulk(string: s.fullName)
-                docs(s, r)
-            }
-        }
+    public init(_ name: String, _ kind: Kind, keySpec: Int? = nil, token: String? = nil, summary: String? = nil,
+                since: String? = nil, deprecatedSince: String? = nil, flags: Flags = [], _ arguments: [CommandArgument] = []) {
+        self.name = name
+        self.kind = kind
+        self.keySpec = keySpec
+        self.token = token
+        self.summary = summary
+        self.since = since
+        self.deprecatedSince = deprecatedSince
+        self.flags = flags
+        self.arguments = arguments
+    }
+}
+
+extension OptionSet where RawValue: FixedWidthInteger {
+    /// The members' names, given the names of bits 0, 1, 2... in order.
+    func names(_ all: [String]) -> [String] {
+        all.indices.filter { rawValue & (1 << RawValue($0)) != 0 }.map { all[$0] }
     }
 }

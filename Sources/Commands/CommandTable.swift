@@ -16,7 +16,7 @@ public final class CommandTable: @unchecked Sendable {
     /// The standard table: every command group.
     public static func standard() -> CommandTable {
         CommandTable(groups: [StringCommands.all, KeyCommands.all, ConnectionCommands.all,
-                              ServerCommands.all, TransactionCommands.all, HashCommands.all,
+                              ServerCommands.all, CommandCommands.all, TransactionCommands.all, HashCommands.all,
                               SetCommands.all, ListCommands.all, ObjectCommands.all, BlockingCommands.all,
                               TagCommands.all, SlowlogCommands.all, DebugCommands.all])
     }

@@ -5,84 +5,30 @@ import Store
 /// connection, answered as Redis 7 answers them.
 public enum ConnectionCommands {
     public static let all: [CommandSpec] = [
-        CommandSpec("ping", arity: -1, flags: [.fast], group: "connection", summary: "Ping the server",
-                    categories: ["fast", "connection"], handler: ping),
-        CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
-                    summary: "Echo the given string", categories: ["fast", "connection"], handler: echo),
-        CommandSpec("quit", arity: -1, flags: session, group: "connection", summary: "Close the connection",
-                    categories: ["fast", "connection"], handler: quit),
-        CommandSpec("reset", arity: 1, flags: session, group: "connection", summary: "Reset the connection",
-                    since: "6.2.0", categories: ["fast", "connection"], handler: reset),
-        CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
-                    summary: "Change the selected database for the current connection",
-                    categories: ["fast", "connection"], handler: select),
-        CommandSpec("auth", arity: -2, flags: session, group: "connection", summary: "Authenticate to the server",
-                    complexity: "O(N) where N is the number of passwords defined for the user",
-                    categories: ["fast", "connection"], handler: auth),
-        CommandSpec("hello", arity: -1, flags: session, group: "connection", summary: "Handshake with Redis",
-                    since: "6.0.0", categories: ["fast", "connection"], handler: hello),
-        CommandSpec("client", arity: -2, flags: [], group: "connection",
-                    summary: "A container for client connection commands", since: "2.4.0",
-                    complexity: "Depends on subcommand.", categories: ["slow"], handler: container)
-            .with(clientSubcommands),
-        CommandSpec("readonly", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Enables read queries for a connection to a cluster replica node", since: "3.0.0",
-                    categories: ["fast", "connection"], handler: clusterOnly),
-        CommandSpec("readwrite", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Disables read queries for a connection to a cluster replica node", since: "3.0.0",
-                    categories: ["fast", "connection"], handler: clusterOnly),
+        CommandSpec(.ping, ping),
+        CommandSpec(.echo, echo),
+        CommandSpec(.quit, quit),
+        CommandSpec(.reset, reset),
+        CommandSpec(.select, select),
+        CommandSpec(.auth, auth),
+        CommandSpec(.hello, hello),
+        CommandSpec(.client, subcommands: [
+            CommandSpec(.clientId, clientId),
+            CommandSpec(.clientInfo, clientInfo),
+            CommandSpec(.clientList, clientList),
+            CommandSpec(.clientKill, clientKill),
+            CommandSpec(.clientGetname, clientGetName),
+            CommandSpec(.clientSetname, clientSetName),
+            CommandSpec(.clientSetinfo, clientSetInfo),
+            CommandSpec(.clientNoEvict, clientNoEvict),
+            CommandSpec(.clientNoTouch, clientNoTouch),
+            CommandSpec(.clientGetredir, clientGetRedir),
+            CommandSpec(.clientTrackinginfo, clientTrackingInfo),
+            CommandSpec(.clientHelp, clientHelp),
+        ]),
+        CommandSpec(.readonly, clusterOnly),
+        CommandSpec(.readwrite, clusterOnly),
     ]
-
-    /// Flags of the commands that shape the session itself (they work before AUTH).
-    static let session: CommandFlags = [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy]
-
-    static let clientFlags: CommandFlags = [.noscript, .loading, .stale]
-    static let clientAdminFlags: CommandFlags = [.admin, .noscript, .loading, .stale]
-    static let clientCategories = ["slow", "connection"]
-    static let clientAdminCategories = ["admin", "slow", "dangerous", "connection"]
-
-    static var clientSubcommands: [CommandSpec] {
-        [
-            CommandSpec("id", arity: 2, flags: clientFlags, group: "connection",
-                        summary: "Returns the client ID for the current connection", since: "5.0.0",
-                        categories: clientCategories, handler: clientId),
-            CommandSpec("info", arity: 2, flags: clientFlags, group: "connection",
-                        summary: "Returns information about the current client connection.", since: "6.2.0",
-                        categories: clientCategories, handler: clientInfo),
-            CommandSpec("list", arity: -2, flags: clientAdminFlags, group: "connection",
-                        summary: "Get the list of client connections", since: "2.4.0",
-                        complexity: "O(N) where N is the number of client connections",
-                        categories: clientAdminCategories, handler: clientList),
-            CommandSpec("kill", arity: -3, flags: clientAdminFlags, group: "connection",
-                        summary: "Kill the connection of a client", since: "2.4.0",
-                        complexity: "O(N) where N is the number of client connections",
-                        categories: clientAdminCategories, handler: clientKill),
-            CommandSpec("getname", arity: 2, flags: clientFlags, group: "connection",
-                        summary: "Get the current connection name", since: "2.6.9",
-                        categories: clientCategories, handler: clientGetName),
-            CommandSpec("setname", arity: 3, flags: clientFlags, group: "connection",
-                        summary: "Set the current connection name", since: "2.6.9",
-                        categories: clientCategories, handler: clientSetName),
-            CommandSpec("setinfo", arity: 4, flags: clientFlags, group: "connection",
-                        summary: "Set client or connection specific info", since: "7.2.0",
-                        categories: clientCategories, handler: clientSetInfo),
-            CommandSpec("no-evict", arity: 3, flags: clientAdminFlags, group: "connection",
-                        summary: "Set client eviction mode for the current connection", since: "7.0.0",
-                        categories: clientAdminCategories, handler: clientNoEvict),
-            CommandSpec("no-touch", arity: 3, flags: clientFlags, group: "connection",
-                        summary: "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.",
-                        since: "7.2.0", categories: clientCategories, handler: clientNoTouch),
-            CommandSpec("getredir", arity: 2, flags: clientFlags, group: "connection",
-                        summary: "Get tracking notifications redirection client ID if any", since: "6.0.0",
-                        categories: clientCategories, handler: clientGetRedir),
-            CommandSpec("trackinginfo", arity: 2, flags: clientFlags, group: "connection",
-                        summary: "Return information about server assisted client side caching for the current connection",
-                        since: "6.2.0", categories: clientCategories, handler: clientTrackingInfo),
-            CommandSpec("help", arity: 2, flags: [.loading, .stale], group: "connection",
-                        summary: "Show helpful text about the different subcommands", since: "5.0.0",
-                        categories: clientCategories, handler: clientHelp),
-        ]
-    }
 
     // MARK: PING, ECHO, QUIT, SELECT, READONLY
 
@@ -122,8 +68,6 @@ public enum ConnectionCommands {
 
     /// The `client` / `config` / `command` containers: the dispatcher resolves their subcommands,
     /// so this only runs for a bare name, which arity already rejects.
-    static func container(_ ctx: CommandContext, _ args: Arguments) { ctx.wrongArity() }
-
     // MARK: RESET
 
     static func reset(_ ctx: CommandContext, _ args: Arguments) {

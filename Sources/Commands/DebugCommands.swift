@@ -8,9 +8,7 @@ import Store
 /// letting test suites in any language stop sleeping.
 public enum DebugCommands {
     public static let all: [CommandSpec] = [
-        CommandSpec("debug", arity: -2, flags: [.admin, .noscript, .loading, .stale], group: "server",
-                    summary: "A container for debugging commands.", complexity: "Depends on subcommand.",
-                    categories: ["admin", "slow", "dangerous"], handler: debug),
+        CommandSpec(.debug, debug),
     ]
 
     static let help = [

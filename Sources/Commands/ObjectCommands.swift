@@ -5,29 +5,14 @@ import Store
 /// own representations, so ENCODING names what Redis 7.0 would use for the same data under the
 /// same thresholds; REFCOUNT reports Redis's shared small integers.
 public enum ObjectCommands {
-    static let subcommandFlags: CommandFlags = [.readonly]
-    static let subcommandCategories = ["keyspace", "read", "slow"]
 
     public static let all: [CommandSpec] = [
-        CommandSpec("object", arity: -2, flags: [], group: "generic",
-                    summary: "A container for object introspection commands", since: "2.2.3",
-                    complexity: "Depends on subcommand.", categories: ["slow"], handler: ConnectionCommands.container)
-            .with([
-                CommandSpec("encoding", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
-                            summary: "Inspect the internal encoding of a Redis object", since: "2.2.3",
-                            complexity: "O(1)", categories: subcommandCategories, handler: encoding),
-                CommandSpec("freq", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
-                            summary: "Get the logarithmic access frequency counter of a Redis object", since: "4.0.0",
-                            complexity: "O(1)", categories: subcommandCategories, handler: freq),
-                CommandSpec("help", arity: 2, flags: [.loading, .stale], group: "generic",
-                            summary: "Show helpful text about the different subcommands", since: "6.2.0",
-                            complexity: "O(1)", categories: ["keyspace", "slow"], handler: help),
-                CommandSpec("idletime", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
-                            summary: "Get the time since a Redis object was last accessed", since: "2.2.3",
-                            complexity: "O(1)", categories: subcommandCategories, handler: idletime),
-                CommandSpec("refcount", arity: 3, flags: subcommandFlags, keys: (2, 2, 1), group: "generic",
-                            summary: "Get the number of references to the value of the key", since: "2.2.3",
-                            complexity: "O(1)", categories: subcommandCategories, handler: refcount),
+        CommandSpec(.object, subcommands: [
+                CommandSpec(.objectEncoding, encoding),
+                CommandSpec(.objectFreq, freq),
+                CommandSpec(.objectHelp, help),
+                CommandSpec(.objectIdletime, idletime),
+                CommandSpec(.objectRefcount, refcount),
             ]),
     ]
 

@@ -5,86 +5,20 @@ import Store
 /// replies are generated from the command table, as in Redis.
 public enum ServerCommands {
     public static let all: [CommandSpec] = [
-        CommandSpec("info", arity: -1, flags: [.loading, .stale], group: "server",
-                    summary: "Get information and statistics about the server", categories: ["slow", "dangerous"],
-                    handler: info),
-        CommandSpec("command", arity: -1, flags: [.loading, .stale], group: "server",
-                    summary: "Get array of Redis command details", since: "2.8.13",
-                    complexity: "O(N) where N is the total number of Redis commands", categories: ["slow", "connection"],
-                    handler: command).with(commandSubcommands),
-        CommandSpec("config", arity: -2, flags: [], group: "server",
-                    summary: "A container for server configuration commands", since: "2.0.0",
-                    complexity: "Depends on subcommand.", categories: ["slow"], handler: ConnectionCommands.container)
-            .with(configSubcommands),
-        CommandSpec("time", arity: 1, flags: [.loading, .stale, .fast], group: "server",
-                    summary: "Return the current server time", since: "2.6.0", categories: ["fast"], handler: time),
-        CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy], group: "server",
-                    summary: "Synchronously save the dataset to disk and then shut down the server",
-                    complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
-                    categories: ["admin", "slow", "dangerous"], handler: shutdown),
-        CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], group: "server",
-                    summary: "Get the UNIX time stamp of the last successful save to disk",
-                    categories: ["admin", "fast", "dangerous"], handler: lastsave),
-        CommandSpec("save", arity: 1, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], group: "server",
-                    summary: "Synchronously save the dataset to disk",
-                    complexity: "O(N) where N is the total number of keys in all databases",
-                    categories: ["admin", "slow", "dangerous"], handler: save),
-        CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript, .noAsyncLoading], group: "server",
-                    summary: "Asynchronously save the dataset to disk", categories: ["admin", "slow", "dangerous"],
-                    handler: save),
+        CommandSpec(.info, info),
+        CommandSpec(.config, subcommands: [
+            CommandSpec(.configGet, configGet),
+            CommandSpec(.configSet, configSet),
+            CommandSpec(.configResetstat, configResetStat),
+            CommandSpec(.configRewrite, configRewrite),
+            CommandSpec(.configHelp, configHelp),
+        ]),
+        CommandSpec(.time, time),
+        CommandSpec(.shutdown, shutdown),
+        CommandSpec(.lastsave, lastsave),
+        CommandSpec(.save, save),
+        CommandSpec(.bgsave, save),
     ]
-
-    static var commandSubcommands: [CommandSpec] {
-        let flags: CommandFlags = [.loading, .stale]
-        let cats = ["slow", "connection"]
-        return [
-            CommandSpec("count", arity: 2, flags: flags, group: "server", summary: "Get total number of Redis commands",
-                        since: "2.8.13", categories: cats, handler: commandCount),
-            CommandSpec("info", arity: -2, flags: flags, group: "server",
-                        summary: "Get array of specific Redis command details, or all when no argument is given.",
-                        since: "2.8.13", complexity: "O(N) where N is the number of commands to look up",
-                        categories: cats, handler: commandInfo),
-            CommandSpec("docs", arity: -2, flags: flags, group: "server",
-                        summary: "Get array of specific Redis command documentation", since: "7.0.0",
-                        complexity: "O(N) where N is the number of commands to look up", categories: cats,
-                        handler: commandDocs),
-            CommandSpec("list", arity: -2, flags: flags, group: "server", summary: "Get an array of Redis command names",
-                        since: "7.0.0", complexity: "O(N) where N is the total number of Redis commands",
-                        categories: cats, handler: commandList),
-            CommandSpec("getkeys", arity: -4, flags: flags, group: "server",
-                        summary: "Extract keys given a full Redis command", since: "2.8.13",
-                        complexity: "O(N) where N is the number of arguments to the command", categories: cats,
-                        handler: commandGetKeys),
-            CommandSpec("getkeysandflags", arity: -4, flags: flags, group: "server",
-                        summary: "Extract keys and access flags given a full Redis command", since: "7.0.0",
-                        complexity: "O(N) where N is the number of arguments to the command", categories: cats,
-                        handler: commandGetKeys),
-            CommandSpec("help", arity: 2, flags: flags, group: "server",
-                        summary: "Show helpful text about the different subcommands", since: "5.0.0",
-                        categories: cats, handler: commandHelp),
-        ]
-    }
-
-    static var configSubcommands: [CommandSpec] {
-        let flags: CommandFlags = [.admin, .noscript, .loading, .stale]
-        let cats = ["admin", "slow", "dangerous"]
-        return [
-            CommandSpec("get", arity: -3, flags: flags, group: "server", summary: "Get the values of configuration parameters",
-                        since: "2.0.0", complexity: "O(N) when N is the number of configuration parameters provided",
-                        categories: cats, handler: configGet),
-            CommandSpec("set", arity: -4, flags: flags, group: "server", summary: "Set configuration parameters to the given values",
-                        since: "2.0.0", complexity: "O(N) when N is the number of configuration parameters provided",
-                        categories: cats, handler: configSet),
-            CommandSpec("resetstat", arity: 2, flags: flags, group: "server", summary: "Reset the stats returned by INFO",
-                        since: "2.0.0", categories: cats, handler: configResetStat),
-            CommandSpec("rewrite", arity: 2, flags: flags, group: "server",
-                        summary: "Rewrite the configuration file with the in memory configuration", since: "2.8.0",
-                        categories: cats, handler: configRewrite),
-            CommandSpec("help", arity: 2, flags: [.loading, .stale], group: "server",
-                        summary: "Show helpful text about the different subcommands", since: "5.0.0",
-                        categories: ["slow"], handler: configHelp),
-        ]
-    }
 
     // MARK: INFO, TIME, LASTSAVE, SAVE, SHUTDOWN
 
@@ -182,154 +116,4 @@ public enum ServerCommands {
         ])
     }
 
-    // MARK: COMMAND
-
-    static func command(_ ctx: CommandContext, _ args: Arguments) {
-        let cmds = ctx.table.commands
-        ctx.reply.array(cmds.count)
-        for c in cmds { CommandDescription.info(c, ctx.reply) }
-    }
-
-    static func commandCount(_ ctx: CommandContext, _ args: Arguments) { ctx.reply.integer(ctx.table.commands.count) }
-
-    /// A command by name as COMMAND INFO/DOCS take it: "get", "client|list" (any case).
-    static func find(_ ctx: CommandContext, _ name: Bytes) -> CommandSpec? {
-        let n = name.lowercasedString
-        let parts = n.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let top = ctx.table.lookup(name: String(parts[0])) else { return nil }
-        if parts.count == 1 { return top }
-        return top.subcommands.first { $0.name == parts[1] }
-    }
-
-    static func commandInfo(_ ctx: CommandContext, _ args: Arguments) {
-        if args.count == 2 { command(ctx, args); return }
-        // Names may repeat: a request of a million names would ask for gigabytes.
-        guard let budget = CountedReply(ctx, elements: args.count - 2, bytesEach: 3) else { return }
-        ctx.reply.array(args.count - 2)
-        for i in 2..<args.count {
-            if let c = find(ctx, args[i]) { CommandDescription.info(c, ctx.reply) } else { ctx.reply.null() }
-            if budget.exceeded() { return }
-        }
-    }
-
-    static func commandDocs(_ ctx: CommandContext, _ args: Arguments) {
-        var specs: [CommandSpec] = []
-        if args.count == 2 {
-            specs = ctx.table.commands
-        } else {
-            for i in 2..<args.count { if let c = find(ctx, args[i]) { specs.append(c) } }
-        }
-        guard let budget = CountedReply(ctx, elements: specs.count, bytesEach: 3) else { return }
-        ctx.reply.map(specs.count)
-        for c in specs {
-            ctx.reply.bulk(string: c.fullName)
-            CommandDescription.docs(c, ctx.reply)
-            if budget.exceeded() { return }
-        }
-    }
-
-    static func commandList(_ ctx: CommandContext, _ args: Arguments) {
-        var filter: ((CommandSpec) -> Bool)?
-        var i = 2
-        while i < args.count {
-            guard args[i].equalsIgnoringCase("FILTERBY") && args.count - 1 - i == 2 else {
-                ctx.syntaxError()
-                return
-            }
-            let kind = args[i + 1], value = args[i + 2]
-            if kind.equalsIgnoringCase("MODULE") {
-                filter = { _ in false } // TagCache loads no modules
-            } else if kind.equalsIgnoringCase("ACLCAT") {
-                let cat = value.lowercasedString
-                filter = { CommandDescription.categories($0).contains(cat) }
-            } else if kind.equalsIgnoringCase("PATTERN") {
-                let p = value.array
-                filter = { GlobPattern.matches(pattern: p, Array($0.fullName.utf8), ignoreCase: true) }
-            } else {
-                ctx.syntaxError()
-                return
-            }
-            i += 3
-        }
-        var names: [String] = []
-        for c in ctx.table.commands {
-            for s in [c] + c.subcommands where filter?(s) ?? true { names.append(s.fullName) }
-        }
-        ctx.reply.array(names.count)
-        for n in names { ctx.reply.bulk(string: n) }
-    }
-
-    static func commandGetKeys(_ ctx: CommandContext, _ args: Arguments) {
-        let withFlags = ctx.current?.name == "getkeysandflags"
-        guard var spec = ctx.table.lookup(args[2]) else {
-            ctx.reply.error("ERR Invalid command specified")
-            return
-        }
-        if !spec.subcommands.isEmpty && args.count > 3 {
-            guard let sub = spec.subcommand(args[3]) else {
-                ctx.reply.error("ERR Invalid command specified")
-                return
-            }
-            spec = sub
-        }
-        let keySpecs = CommandDescription.keySpecs(spec)
-        if keySpecs.isEmpty {
-            ctx.reply.error("ERR The command has no key arguments")
-            return
-        }
-        let argc = args.count - 2
-        if !spec.arityAccepts(argc) {
-            ctx.reply.error("ERR Invalid number of arguments specified for command")
-            return
-        }
-        guard let keys = CommandDescription.keys(keySpecs, argc: argc, { args[$0 + 2] }), !keys.isEmpty else {
-            if spec.flags.contains(.noMandatoryKeys) { ctx.reply.array(0) } else {
-                ctx.reply.error("ERR Invalid arguments specified for command")
-            }
-            return
-        }
-        ctx.reply.array(keys.count)
-        for (index, specFlags) in keys {
-            if withFlags {
-                var flags = specFlags
-                // SET's flags depend on its arguments (Redis's setGetKeys): GET makes it read too.
-                if spec.name == "set" && flags.contains("variable_flags") {
-                    let get = (3..<argc).contains { args[$0 + 2].equalsIgnoringCase("GET") }
-                    flags = get ? ["RW", "access", "update"] : ["OW", "update"]
-                }
-                ctx.reply.array(2)
-                ctx.reply.bulk(args[index + 2])
-                ctx.reply.set(flags.count)
-                for f in flags { ctx.reply.simple(string: f) }
-            } else {
-                ctx.reply.bulk(args[index + 2])
-            }
-        }
-    }
-
-    static func commandHelp(_ ctx: CommandContext, _ args: Arguments) {
-        ConnectionCommands.help(ctx, [
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-            "GETKEYSANDFLAGS <full-command>",
-            "    Return the keys and the access flags from a full Redis command.",
-            "HELP",
-            "    Prints this help.",
-        ])
-    }
 }

@@ -124,28 +124,14 @@ public final class Slowlog: Sendable {
 /// SLOWLOG GET / LEN / RESET / HELP, with Redis 7's replies.
 public enum SlowlogCommands {
     public static let all: [CommandSpec] = [
-        CommandSpec("slowlog", arity: -2, flags: [], group: "server", summary: "A container for slow log commands",
-                    since: "2.2.12", complexity: "Depends on subcommand.", categories: ["slow"],
-                    handler: ConnectionCommands.container).with(subcommands),
+        CommandSpec(.slowlog, subcommands: [
+            CommandSpec(.slowlogGet, get),
+            CommandSpec(.slowlogLen, len),
+            CommandSpec(.slowlogReset, reset),
+            CommandSpec(.slowlogHelp, help),
+        ]),
     ]
 
-    static var subcommands: [CommandSpec] {
-        let flags: CommandFlags = [.admin, .loading, .stale]
-        let cats = ["admin", "slow", "dangerous"]
-        return [
-            CommandSpec("get", arity: -2, flags: flags, group: "server", summary: "Get the slow log's entries",
-                        since: "2.2.12", complexity: "O(N) where N is the number of entries returned",
-                        categories: cats, handler: get),
-            CommandSpec("len", arity: 2, flags: flags, group: "server", summary: "Get the slow log's length",
-                        since: "2.2.12", categories: cats, handler: len),
-            CommandSpec("reset", arity: 2, flags: flags, group: "server", summary: "Clear all entries from the slow log",
-                        since: "2.2.12", complexity: "O(N) where N is the number of entries in the slowlog",
-                        categories: cats, handler: reset),
-            CommandSpec("help", arity: 2, flags: [.loading, .stale], group: "server",
-                        summary: "Show helpful text about the different subcommands", since: "6.2.0",
-                        categories: ["slow"], handler: help),
-        ]
-    }
 
     static func get(_ ctx: CommandContext, _ args: Arguments) {
         let log = ctx.counters.slowlog

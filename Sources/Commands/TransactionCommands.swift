@@ -10,23 +10,13 @@ public enum TransactionCommands {
         return n == "exec" || n == "discard" || n == "multi" || n == "watch" || n == "quit" || n == "reset"
     }
 
-    static let cats = ["transaction"]
 
     public static let all: [CommandSpec] = [
-        CommandSpec("multi", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
-                    summary: "Starts a transaction.", categories: ["fast", "transaction"], handler: multi),
-        CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipSlowlog], group: "transactions",
-                    summary: "Executes all commands in a transaction.",
-                    complexity: "Depends on commands in the transaction", categories: ["slow", "transaction"], handler: exec),
-        CommandSpec("discard", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
-                    summary: "Discards a transaction.", since: "2.0.0", complexity: "O(N), when N is the number of queued commands",
-                    categories: ["fast", "transaction"], handler: discard),
-        CommandSpec("watch", arity: -2, flags: [.noscript, .loading, .stale, .fast, .allowBusy], keys: (1, -1, 1),
-                    group: "transactions", summary: "Monitors changes to keys to determine the execution of a transaction.",
-                    since: "2.2.0", complexity: "O(1) for every key.", categories: ["fast", "transaction"], handler: watch),
-        CommandSpec("unwatch", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
-                    summary: "Forgets about watched keys of a transaction.", since: "2.2.0",
-                    categories: ["fast", "transaction"], handler: { ctx, _ in unwatchAll(ctx); ctx.reply.ok() }),
+        CommandSpec(.multi, multi),
+        CommandSpec(.exec, exec),
+        CommandSpec(.discard, discard),
+        CommandSpec(.watch, watch),
+        CommandSpec(.unwatch, { ctx, _ in unwatchAll(ctx); ctx.reply.ok() }),
     ]
 
     static func multi(_ ctx: CommandContext, _ args: Arguments) {

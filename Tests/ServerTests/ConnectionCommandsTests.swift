@@ -390,7 +390,8 @@ final class ConnectionCommandsTests: XCTestCase {
         assertReply(try c.command("COMMAND", "LIST", "FILTERBY"), "-ERR syntax error\r\n")
         assertReply(try c.command("COMMAND", "LIST", "FILTERBY", "foo", "x"), "-ERR syntax error\r\n")
         assertReply(try c.command("COMMAND", "DOCS", "ping", "nosuch"),
-                    "*2\r\n$4\r\nping\r\n*8\r\n$7\r\nsummary\r\n$15\r\nPing the server\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n")
+                    "*2\r\n$4\r\nping\r\n*10\r\n$7\r\nsummary\r\n$15\r\nPing the server\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+                    + "$9\r\narguments\r\n*1\r\n*6\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n*1\r\n+optional\r\n")
         XCTAssertTrue(try c.command("COMMAND", "DOCS", "config").contains("$11\r\nsubcommands\r\n*10\r\n$10\r\nconfig|get\r\n"))
 
         assertReply(try c.command("COMMAND", "GETKEYS", "get", "a"), "*1\r\n$1\r\na\r\n")

@@ -269,6 +269,36 @@ for count in 100 1000; do
 done
 expect "flushdb after --scan" "OK"            -n 14 flushdb
 
+# --- help and hints: redis-cli builds both from COMMAND DOCS ---------------------------------
+plain() { sed 's/\x1b\[[0-9;]*m//g'; }
+got=$(cli help set | plain)
+want='SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]'
+if [[ "$got" == *"$want"* ]]; then pass "HELP SET prints the syntax line"; else fail "HELP SET prints the syntax line" "$want" "$got"; fi
+got=$(cli help lpos | plain)
+want='LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]'
+if [[ "$got" == *"$want"* ]]; then pass "HELP LPOS prints the syntax line"; else fail "HELP LPOS prints the syntax line" "$want" "$got"; fi
+# As a person types "SET mykey ", redis-cli shows the rest of the syntax as a hint.
+if command -v tmux >/dev/null; then
+    session="tagcache-hints-$$"
+    tmux new-session -d -s "$session" -x 200 -y 20 "redis-cli -h $HOST -p $PORT"
+    for _ in $(seq 1 50); do
+        tmux capture-pane -p -t "$session" | grep -q "$HOST:$PORT>" && break
+        sleep 0.1
+    done
+    tmux send-keys -t "$session" "SET mykey "
+    want='value [NX|XX] [GET]'
+    got=""
+    for _ in $(seq 1 50); do
+        got=$(tmux capture-pane -p -t "$session" | grep "SET mykey" || true)
+        [[ "$got" == *"$want"* ]] && break
+        sleep 0.1
+    done
+    tmux kill-session -t "$session" 2>/dev/null
+    if [[ "$got" == *"$want"* ]]; then pass "redis-cli hints SET's arguments as you type"; else fail "redis-cli hints SET's arguments as you type" "SET mykey $want..." "$got"; fi
+else
+    fail "redis-cli hints SET's arguments as you type" "tmux installed" "tmux not found (apt-get install tmux)"
+fi
+
 cli del smoke:k smoke:n smoke:a smoke:b smoke:text smoke:bin smoke:sp smoke:f smoke:inline smoke:nl >/dev/null
 echo "cli smoke: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
