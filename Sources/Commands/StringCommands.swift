@@ -25,6 +25,7 @@ public enum StringCommands {
         CommandSpec(.decrby, decrby),
         CommandSpec(.incrbyfloat, incrbyfloat),
         CommandSpec(.getrange, getrange),
+        CommandSpec(.substr, getrange),
         CommandSpec(.setrange, setrange),
     ]
 

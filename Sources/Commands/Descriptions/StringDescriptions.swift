@@ -352,4 +352,24 @@ extension CommandDescription {
         arguments: [
             .init("key", .key, keySpec: 0),
         ])
+
+    static let substr = CommandDescription(
+        "substr", arity: 4,
+        flags: [.readonly],
+        acl: [.string],
+        keys: [
+            KeySpec([.ro, .access], .index(1), .range(lastKey: 0, keyStep: 1, limit: 0)),
+        ],
+        summary: "Get a substring of the string stored at a key",
+        since: "1.0.0",
+        group: .string,
+        complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        docFlags: [.deprecated],
+        deprecatedSince: "2.0.0",
+        replacedBy: "`GETRANGE`",
+        arguments: [
+            .init("key", .key, keySpec: 0),
+            .init("start", .integer),
+            .init("end", .integer),
+        ])
 }
