@@ -22,12 +22,12 @@
 
 int tc_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-int tc_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
+int tc_epoll_ctl(int epfd, tc_epoll_op op, int fd, uint32_t events) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = events;
     ev.data.fd = fd;
-    int o = op == 0 ? EPOLL_CTL_ADD : (op == 1 ? EPOLL_CTL_MOD : EPOLL_CTL_DEL);
+    int o = op == TC_EPOLL_ADD ? EPOLL_CTL_ADD : (op == TC_EPOLL_MODIFY ? EPOLL_CTL_MOD : EPOLL_CTL_DEL);
     return epoll_ctl(epfd, o, fd, &ev);
 }
 

@@ -1,3 +1,4 @@
+import RESP
 import Store
 
 extension CommandContext {
@@ -16,6 +17,36 @@ extension CommandContext {
         }
         if !read || current?.flags.contains(.write) != false { k.shard.willWrite(v) }
         return (slot, v)
+    }
+}
+
+/// What HDEL and SREM (ZREM next) remove members from.
+protocol MemberRemoving: StoredObject {
+    var count: Int { get }
+    func remove(_ member: UnsafeBufferPointer<UInt8>) -> Bool
+}
+
+extension HashValue: MemberRemoving {}
+extension SetValue: MemberRemoving {}
+
+extension CommandContext {
+    /// HDEL, SREM: removes the members named after the key from the aggregate of `kind`, deletes
+    /// the key once it is empty, and replies with how many were removed.
+    func removeMembers<T: MemberRemoving>(_ args: Arguments, _ kind: ValueKind, as type: T.Type) {
+        withKey(args[1]) { k in
+            guard let (slot, found) = openAggregate(k, kind, as: type, read: false) else { return }
+            guard let v = found else {
+                reply.integer(0)
+                return
+            }
+            var removed = 0
+            for i in 2..<args.count where v.remove(args[i]) {
+                removed += 1
+                if v.count == 0 { break }
+            }
+            k.aggregateShrank(at: slot, isEmpty: v.count == 0, changed: removed > 0)
+            reply.integer(removed)
+        }
     }
 }
 

@@ -135,22 +135,7 @@ public enum HashCommands {
 
     // MARK: HDEL
 
-    static func hdel(_ ctx: CommandContext, _ args: Arguments) {
-        ctx.withKey(args[1]) { k in
-            guard let (slot, found) = open(ctx, k, read: false) else { return }
-            guard let h = found else {
-                ctx.reply.integer(0)
-                return
-            }
-            var deleted = 0
-            for i in 2..<args.count where h.remove(args[i]) {
-                deleted += 1
-                if h.count == 0 { break }
-            }
-            k.aggregateShrank(at: slot, isEmpty: h.count == 0, changed: deleted > 0)
-            ctx.reply.integer(deleted)
-        }
-    }
+    static func hdel(_ ctx: CommandContext, _ args: Arguments) { ctx.removeMembers(args, .hash, as: HashValue.self) }
 
     // MARK: HINCRBY HINCRBYFLOAT
 

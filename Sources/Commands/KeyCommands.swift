@@ -305,20 +305,14 @@ public enum KeyCommands {
 
     /// An error naming a client-sent argument, byte for byte as Redis's addReplyErrorFormat
     /// prints it: cut at the first NUL (it is a C string), trailing CR/LF trimmed, inner CR/LF
-    /// turned into spaces. Bytes that are not UTF-8 cannot travel in a String, so only they
-    /// bypass ReplyWriter.error.
+    /// turned into spaces (by ReplyWriter), UTF-8 or not.
     static func errorNaming(_ ctx: CommandContext, _ prefix: StaticString, _ arg: Bytes) {
         var n = 0
         while n < arg.count && arg[n] != 0 { n += 1 }
         while n > 0 && (arg[n - 1] == 13 || arg[n - 1] == 10) { n -= 1 }
         var m = Array(UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
-        for i in 0..<n { m.append(arg[i] == 13 || arg[i] == 10 ? 32 : arg[i]) }
-        if let text = String(validating: m, as: UTF8.self) {
-            ctx.reply.error(text)
-            return
-        }
-        ctx.reply.errorCount += 1
-        ctx.reply.raw([45] + m + [13, 10])
+        m.append(contentsOf: arg[0..<n])
+        m.withUnsafeBytes { ctx.reply.error(bytes: $0) }
     }
 }
 

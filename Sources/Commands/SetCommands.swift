@@ -66,22 +66,7 @@ public enum SetCommands {
         }
     }
 
-    static func srem(_ ctx: CommandContext, _ args: Arguments) {
-        ctx.withKey(args[1]) { k in
-            guard let (slot, found) = open(ctx, k, read: false) else { return }
-            guard let s = found else {
-                ctx.reply.integer(0)
-                return
-            }
-            var deleted = 0
-            for i in 2..<args.count where s.remove(args[i]) {
-                deleted += 1
-                if s.count == 0 { break }
-            }
-            k.aggregateShrank(at: slot, isEmpty: s.count == 0, changed: deleted > 0)
-            ctx.reply.integer(deleted)
-        }
-    }
+    static func srem(_ ctx: CommandContext, _ args: Arguments) { ctx.removeMembers(args, .set, as: SetValue.self) }
 
     // MARK: SMEMBERS SISMEMBER SMISMEMBER SCARD
 

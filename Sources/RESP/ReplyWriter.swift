@@ -17,7 +17,6 @@ public final class ReplyWriter {
     public var errorCount = 0
     /// Told the code of every error reply (`ERR`, `WRONGTYPE`...), for INFO errorstats.
     public var errorObserver: ErrorReplyObserver?
-    /// Set while a reply is being discarded (CLIENT REPLY OFF/SKIP, later).
     public init(out: ByteBuffer = ByteBuffer()) { self.out = out }
 
     @inlinable public var resp3: Bool { protocolVersion >= 3 }
@@ -35,15 +34,18 @@ public final class ReplyWriter {
 
     /// An error reply; `message` includes the code prefix (`ERR ...`, `WRONGTYPE ...`).
     public func error(_ message: String) {
+        var m = message
+        m.withUTF8 { error(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// An error reply of any bytes (a message may quote a client's argument, valid UTF-8 or not).
+    public func error(bytes message: UnsafeRawBufferPointer) {
         errorCount += 1
         out.append(45)
-        var m = message
-        m.withUTF8 { u in
-            // Redis replaces newlines in error messages with spaces.
-            for b in u { out.append(b == 13 || b == 10 ? 32 : b) }
-            if let o = errorObserver { report(UnsafeRawBufferPointer(u), to: o) }
-        }
+        // Redis replaces newlines in error messages with spaces.
+        for b in message { out.append(b == 13 || b == 10 ? 32 : b) }
         out.append("\r\n")
+        if let o = errorObserver { report(message, to: o) }
     }
 
     @inline(__always) public func error(_ message: StaticString) {
@@ -123,7 +125,7 @@ public final class ReplyWriter {
     /// A set of n members (RESP2: array).
     @inline(__always) public func set(_ n: Int) { header(resp3 ? 126 : 42, n) }
 
-    /// Attribute/push headers come later; header writes `<type><n>\r\n`.
+    /// An aggregate's header: `<type><n>\r\n`.
     @inline(__always) func header(_ type: UInt8, _ n: Int) {
         out.reserve(24)
         out.append(type)
@@ -167,6 +169,4 @@ public final class ReplyWriter {
         }
     }
 
-    /// Appends already-encoded RESP bytes.
-    public func raw(_ bytes: [UInt8]) { out.append(bytes) }
 }

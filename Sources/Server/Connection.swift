@@ -274,7 +274,7 @@ final class Connection {
         var ev: UInt32 = 0
         if !readPaused { ev |= UInt32(TC_EPOLLIN) }
         if wantsWrite { ev |= UInt32(TC_EPOLLOUT) }
-        _ = tc_epoll_ctl(loop.epfd, 1, fd, ev)
+        _ = tc_epoll_ctl(loop.epfd, TC_EPOLL_MODIFY, fd, ev)
     }
 
     func close() {
@@ -288,7 +288,7 @@ final class Connection {
         }
         // Leave the registry first: after close(2) the descriptor number can be reused at once.
         loop.removed(self)
-        _ = tc_epoll_ctl(loop.epfd, 2, fd, 0)
+        _ = tc_epoll_ctl(loop.epfd, TC_EPOLL_DELETE, fd, 0)
         Glibc.close(fd)
         // Also gives back a loop block borrowed for the batch this close interrupted.
         input.discard()

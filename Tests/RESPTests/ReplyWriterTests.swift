@@ -17,6 +17,20 @@ final class ReplyWriterTests: XCTestCase {
         XCTAssertEqual(text(false) { $0.error("ERR bad\r\nthing") }, "-ERR bad  thing\r\n")
     }
 
+    /// Errors of any bytes (quoting a client's argument) are counted and reported like others.
+    func testErrorOfBytesIsCountedAndReported() {
+        final class Codes: ErrorReplyObserver, @unchecked Sendable { // one thread
+            var codes: [[UInt8]] = []
+            func errorReplied(code: UnsafeRawBufferPointer) { codes.append(Array(code)) }
+        }
+        let w = ReplyWriter(), codes = Codes()
+        w.errorObserver = codes
+        [UInt8]("ERR Unsupported option \u{0}".utf8.dropLast() + [0xFF, 0xFE, 10, 0x41]).withUnsafeBytes { w.error(bytes: $0) }
+        XCTAssertEqual(w.out.readableArray(), Array("-ERR Unsupported option ".utf8) + [0xFF, 0xFE, 32, 0x41, 13, 10])
+        XCTAssertEqual(w.errorCount, 1)
+        XCTAssertEqual(codes.codes, [Array("ERR".utf8)])
+    }
+
     func testNullsByProtocol() {
         XCTAssertEqual(text(false) { $0.null() }, "$-1\r\n")
         XCTAssertEqual(text(false) { $0.nullArray() }, "*-1\r\n")

@@ -18,9 +18,16 @@ enum {
     TC_EPOLLRDHUP = 0x2000,
 };
 
+/// tc_epoll_ctl's operations.
+typedef enum tc_epoll_op {
+    TC_EPOLL_ADD = 0,
+    TC_EPOLL_MODIFY = 1,
+    TC_EPOLL_DELETE = 2,
+} tc_epoll_op;
+
 int tc_epoll_create(void);
-/// op: 0 add, 1 modify, 2 delete.
-int tc_epoll_ctl(int epfd, int op, int fd, uint32_t events);
+/// Adds, modifies or deletes fd's registration (events, data = fd).
+int tc_epoll_ctl(int epfd, tc_epoll_op op, int fd, uint32_t events);
 /// Waits for events and unpacks up to max of them into out. Returns count or -1.
 int tc_epoll_wait(int epfd, tc_event *out, int max, int timeout_ms);
 
