@@ -5,6 +5,9 @@ import PackageDescription
 //   tagcache-server -> TagCache (library product) -> Server -> Commands -> Store -> RESP
 // CTagCacheSys wraps the few system calls Glibc's module does not import cleanly
 // (epoll's packed event struct, long double formatting).
+// Release builds skip dynamic exclusivity checks and optimize across modules, for the request
+// path. SwiftPM calls these flags unsafe and so accepts this package as a dependency by path,
+// branch or revision only, never by version: README ("Use it in-process from Swift") says so.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
