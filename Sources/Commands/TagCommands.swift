@@ -125,7 +125,7 @@ public enum TagCommands {
     }
 
     static func keys(_ ctx: CommandContext, _ args: Arguments) {
-        var found = TagKeyList()
+        var found = BulkList()
         forEachLiveKey(ctx, tag: args[1]) { found.append($0) }
         found.reply(ctx.reply)
     }
@@ -157,80 +157,14 @@ public enum TagCommands {
 
     // MARK: TAG.SCAN
 
-    /// TAG.SCAN tag cursor [MATCH pattern] [COUNT n]. The cursor is SCAN's (KeyCommands.scan):
-    /// `setCursor << shardBits | shard`, where setCursor is the reverse-binary cursor of the tag's
-    /// key set in that shard (TagIndex.scan). A full iteration walks the tag's set in shard 0,
-    /// then shard 1, ..., and returns every key that carries the tag for the whole iteration, as
-    /// SCAN does for the keyspace: a set that grows or shrinks between calls is handled by the
-    /// reverse-binary order, and a shard where the tag has no key is passed in one step.
+    /// TAG.SCAN tag cursor [MATCH pattern] [COUNT n]: SCAN's cursor and options (no TYPE) over
+    /// the keys carrying the tag (Keyspace.scanTag).
     static func scan(_ ctx: CommandContext, _ args: Arguments) {
-        let tag = args[1]
-        guard let cursor = KeyCommands.parseCursor(args[2]) else { ctx.reply.error("ERR invalid cursor"); return }
-        var count = 10
-        var pattern: Bytes?
-        var i = 3
-        while i < args.count {
-            let more = args.count - i
-            if args[i].equalsIgnoringCase("count") && more >= 2 {
-                guard let c = args[i + 1].redisInteger else { ctx.notInteger(); return }
-                if c < 1 { ctx.syntaxError(); return }
-                count = c
-            } else if args[i].equalsIgnoringCase("match") && more >= 2 {
-                let p = args[i + 1]
-                pattern = p.count == 1 && p[0] == 42 ? nil : p
-            } else {
-                ctx.syntaxError()
-                return
-            }
-            i += 2
-        }
-
-        let ks = ctx.keyspace
-        let db = ctx.client.db
-        let now = ctx.now
-        let bits = UInt64(ks.shardBits)
-        var shardIndex = Int(cursor & UInt64(ks.shardCount - 1))
-        var setCursor = cursor >> bits
-        let (m, overflow) = count.multipliedReportingOverflow(by: 10)
-        var budget = overflow ? Int.max : m
-        var seen = 0
-        var found = TagKeyList()
-        var expired: [([UInt8], UInt32)] = []
-        var next: UInt64 = 0
-        while true {
-            let shard = ks.shards[shardIndex]
-            ctx.lock(shard)
-            if let t = shard.existingTable(db), let index = t.tags, index.memberCount(of: tag) > 0 {
-                repeat {
-                    let volatile = t.volatileCount > 0
-                    setCursor = index.scan(tag, cursor: setCursor) { key, hash in
-                        seen += 1
-                        if let p = pattern, !GlobPattern.matches(pattern: p, key) { return }
-                        if volatile && isExpired(t, key, hash, now) {
-                            expired.append((Array(key), hash))
-                            return
-                        }
-                        found.append(key)
-                    }
-                    budget -= 1
-                    // Expire after the bucket's walk, never during it.
-                    removeExpired(shard, t, db: db, now: now, &expired)
-                } while setCursor != 0 && budget > 0 && seen < count
-            } else {
-                setCursor = 0
-            }
-            ctx.unlock(shard)
-            if setCursor != 0 {
-                next = setCursor << bits | UInt64(shardIndex)
-                break
-            }
-            shardIndex += 1
-            if shardIndex == ks.shardCount { next = 0; break }
-            if budget <= 0 || seen >= count { next = UInt64(shardIndex); break }
-        }
-        ctx.reply.array(2)
-        ctx.reply.bulk(string: String(next))
-        found.reply(ctx.reply)
+        guard let cursor = ctx.scanCursor(args[2]), let o = ScanOptions.parse(ctx, args, from: 3) else { return }
+        var found = BulkList()
+        let next = ctx.keyspace.scanTag(args[1], db: ctx.client.db, from: cursor, o, now: ctx.now,
+                                        locked: ctx.holdsAllShards) { found.append($0) }
+        ctx.replyScan(next: next, found)
     }
 
     // MARK: TAG.INVALIDATE
@@ -326,28 +260,5 @@ public enum TagCommands {
         }
         ctx.reply.array(names.count)
         for n in names { ctx.reply.bulk(n) }
-    }
-}
-
-/// Keys gathered for a reply while shard locks are held: one flat byte buffer and the end of each
-/// key, so gathering costs no allocation per key.
-struct TagKeyList {
-    var bytes: [UInt8] = []
-    var ends: [Int] = []
-
-    mutating func append(_ key: Bytes) {
-        bytes.append(contentsOf: key)
-        ends.append(bytes.count)
-    }
-
-    func reply(_ reply: ReplyWriter) {
-        reply.array(ends.count)
-        bytes.withUnsafeBufferPointer { all in
-            var start = 0
-            for end in ends {
-                reply.bulk(Bytes(rebasing: all[start..<end]))
-                start = end
-            }
-        }
     }
 }
