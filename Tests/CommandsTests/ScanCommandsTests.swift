@@ -7,27 +7,7 @@ import XCTest
 /// differential suite can compare byte for byte: how much one call returns from a hash table
 /// (bucket order differs between the two servers) and what happens to keys past their TTL
 /// (the suite's servers cannot be made to keep an expired key without DEBUG).
-final class ScanCommandsTests: XCTestCase {
-    let table = CommandTable.standard()
-    var owners: [AnyObject] = []
-
-    func context(_ keyspace: Keyspace) -> CommandContext {
-        let reply = ReplyWriter(), client = ClientState(id: 1, authenticated: true, now: 0)
-        let counters = LoopCounters(commandSlots: table.allSpecs.count)
-        owners += [reply, client, counters]
-        return CommandContext(keyspace: keyspace, reply: reply, client: client, table: table, server: StubServer(),
-                              counters: counters)
-    }
-
-    func run(_ ctx: CommandContext, _ words: [String]) -> Reply {
-        let owned = OwnedArguments(values: words.map { Array($0.utf8) })
-        ctx.now = ctx.keyspace.clock.nowMs()
-        ctx.reply.out.clear()
-        owned.withArguments { Dispatcher.execute(ctx, $0) }
-        var i = 0
-        return Reply.parse(ctx.reply.out.readableArray(), &i)
-    }
-
+final class ScanCommandsTests: HandlerTestCase {
     /// (next cursor, elements) of a SCAN-family reply.
     func scanReply(_ r: Reply, file: StaticString = #filePath, line: UInt = #line) -> (String, [String]) {
         guard case let .array(parts) = r, parts.count == 2, case let .bulk(cursor?) = parts[0] else {
