@@ -300,98 +300,14 @@ public enum HashCommands {
 
     // MARK: HSCAN
 
-    /// Options of HSCAN/SSCAN (Redis's scanGenericCommand for a key).
-    struct ScanOptions {
-        var count = 10
-        var pattern: Bytes?
-        var noValues = false
-    }
-
-    /// Parses COUNT / MATCH (and, for HSCAN, TagCache's NOVALUES) from args[3...]; nil after
-    /// replying with the error.
-    static func scanOptions(_ ctx: CommandContext, _ args: Arguments, allowNoValues: Bool) -> ScanOptions? {
-        var o = ScanOptions()
-        var i = 3
-        while i < args.count {
-            let more = args.count - i
-            let option = cString(args[i])
-            if option.equalsIgnoringCase("count") && more >= 2 {
-                guard let c = args[i + 1].redisInteger else {
-                    ctx.notInteger()
-                    return nil
-                }
-                if c < 1 {
-                    ctx.syntaxError()
-                    return nil
-                }
-                o.count = c
-                i += 2
-            } else if option.equalsIgnoringCase("match") && more >= 2 {
-                let p = args[i + 1]
-                o.pattern = p.count == 1 && p[0] == 42 ? nil : p
-                i += 2
-            } else if allowNoValues && option.equalsIgnoringCase("novalues") {
-                o.noValues = true
-                i += 1
-            } else {
-                ctx.syntaxError()
-                return nil
-            }
-        }
-        return o
+    /// HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES].
+    static func hscan(_ ctx: CommandContext, _ args: Arguments) {
+        ctx.scanAggregate(args, .hash, as: HashValue.self, accepting: .noValues)
     }
 
     /// The bytes up to the first NUL: what Redis's strcasecmp sees of an option.
     static func cString(_ b: Bytes) -> Bytes {
         for i in 0..<b.count where b[i] == 0 { return Bytes(rebasing: b[0..<i]) }
         return b
-    }
-
-    /// The [cursor, []] reply of a scan over a missing key.
-    static func emptyScan(_ ctx: CommandContext) {
-        ctx.reply.array(2)
-        ctx.reply.bulk(Array("0".utf8))
-        ctx.reply.array(0)
-    }
-
-    static func cursorReply(_ ctx: CommandContext, _ cursor: UInt64) {
-        var digits: [UInt8] = []
-        var v = cursor
-        repeat { digits.append(UInt8(48 + v % 10)); v /= 10 } while v > 0
-        ctx.reply.bulk(Array(digits.reversed()))
-    }
-
-    static func hscan(_ ctx: CommandContext, _ args: Arguments) {
-        guard let cursor = KeyCommands.parseCursor(args[2]) else {
-            ctx.reply.error("ERR invalid cursor")
-            return
-        }
-        ctx.withKey(args[1]) { k in
-            guard let (_, found) = open(ctx, k, read: true) else { return }
-            guard let h = found else {
-                emptyScan(ctx)
-                return
-            }
-            guard let o = scanOptions(ctx, args, allowNoValues: true) else { return }
-            var items: [[UInt8]] = []
-            var seen = 0
-            var next = cursor
-            let (m, overflow) = o.count.multipliedReportingOverflow(by: 10)
-            var budget = overflow ? Int.max : m
-            repeat {
-                next = h.scan(next) { f, v in
-                    // Redis counts fields and values against COUNT.
-                    seen += 2
-                    if let p = o.pattern, !GlobPattern.matches(pattern: p, f) { return }
-                    items.append(Array(f))
-                    if !o.noValues { items.append(Array(v)) }
-                }
-                budget -= 1
-            } while next != 0 && budget > 0 && seen < o.count
-            ctx.reply.array(2)
-            cursorReply(ctx, next)
-            ctx.reply.array(items.count)
-            for it in items { ctx.reply.bulk(it) }
-        }
     }
 }

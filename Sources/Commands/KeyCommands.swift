@@ -274,8 +274,8 @@ public enum KeyCommands {
 
     // MARK: FLUSHDB FLUSHALL
 
-    /// FLUSHDB / FLUSHALL [ASYNC|SYNC]. Both modes unhook the tables under the locks and free
-    /// the entries after releasing them, so other clients wait only for the unhooking.
+    /// FLUSHDB / FLUSHALL [ASYNC|SYNC]: both modes are Keyspace.flushCounting's (entries freed
+    /// after the locks are released).
     static func flush(_ ctx: CommandContext, _ args: Arguments, all: Bool) {
         if args.count > 2 || (args.count == 2 && !args[1].cString.equalsIgnoringCase("sync")
             && !args[1].cString.equalsIgnoringCase("async")) {
@@ -283,20 +283,7 @@ public enum KeyCommands {
             return
         }
         let ks = ctx.keyspace
-        let db = ctx.client.db
-        var dropped: [Table] = []
-        ctx.withAllShards {
-            for shard in ks.shards {
-                if all {
-                    for d in 0..<ks.databases { if let t = shard.existingTable(d) { dropped.append(t) } }
-                } else if let t = shard.existingTable(db) {
-                    dropped.append(t)
-                }
-            }
-            if all { ks.flushAll(locked: true) } else { ks.flush(db: db, locked: true) }
-        }
-        let freed = dropped.reduce(0) { $0 + $1.count }
-        dropped.removeAll()
+        let freed = ks.flushCounting(db: all ? nil : ctx.client.db, locked: ctx.holdsAllShards)
         ks.trimHeapIfWorthIt(freed: freed)
         ctx.reply.ok()
     }

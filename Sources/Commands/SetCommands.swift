@@ -277,35 +277,6 @@ public enum SetCommands {
 
     // MARK: SSCAN
 
-    static func sscan(_ ctx: CommandContext, _ args: Arguments) {
-        guard let cursor = KeyCommands.parseCursor(args[2]) else {
-            ctx.reply.error("ERR invalid cursor")
-            return
-        }
-        ctx.withKey(args[1]) { k in
-            guard let (_, found) = open(ctx, k, read: true) else { return }
-            guard let s = found else {
-                HashCommands.emptyScan(ctx)
-                return
-            }
-            guard let o = HashCommands.scanOptions(ctx, args, allowNoValues: false) else { return }
-            var items: [[UInt8]] = []
-            var seen = 0
-            var next = cursor
-            let (m, overflow) = o.count.multipliedReportingOverflow(by: 10)
-            var budget = overflow ? Int.max : m
-            repeat {
-                next = s.scan(next) { member in
-                    seen += 1
-                    if let p = o.pattern, !GlobPattern.matches(pattern: p, member) { return }
-                    items.append(Array(member))
-                }
-                budget -= 1
-            } while next != 0 && budget > 0 && seen < o.count
-            ctx.reply.array(2)
-            HashCommands.cursorReply(ctx, next)
-            ctx.reply.array(items.count)
-            for it in items { ctx.reply.bulk(it) }
-        }
-    }
+    /// SSCAN key cursor [MATCH pattern] [COUNT n].
+    static func sscan(_ ctx: CommandContext, _ args: Arguments) { ctx.scanAggregate(args, .set, as: SetValue.self) }
 }

@@ -80,19 +80,7 @@ public enum TransactionCommands {
     static func watchedKeysChanged(_ ctx: CommandContext) -> Bool {
         let ks = ctx.keyspace
         let now = ks.clock.nowMs()
-        for w in ctx.client.watched {
-            let h = w.key.withUnsafeBufferPointer { ks.hash($0) }
-            let shard = ks.shards[ks.shardIndex(h)]
-            if shard.watchVersion(db: w.db, key: w.key) != w.version { return true }
-            if let t = shard.existingTable(w.db) {
-                let slot = w.key.withUnsafeBufferPointer { t.find($0, hash: UInt32(truncatingIfNeeded: h)) }
-                if slot >= 0 {
-                    let d = t.entry(at: slot).deadline
-                    if d != 0 && d <= now { return true }
-                }
-            }
-        }
-        return false
+        return ctx.client.watched.contains { ks.watchedKeyChanged(db: $0.db, key: $0.key, version: $0.version, now: now) }
     }
 
     static func watch(_ ctx: CommandContext, _ args: Arguments) {

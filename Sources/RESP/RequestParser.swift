@@ -298,8 +298,22 @@ public func parseRedisInteger(_ b: Bytes) -> Int? {
         if n == 1 { return nil }
     }
     if b[i] < 49 || b[i] > 57 { return nil }
+    guard let v = parseDecimalDigits(b, from: i) else { return nil }
+    if negative {
+        if v > UInt64(Int64.max) + 1 { return nil }
+        return v == UInt64(Int64.max) + 1 ? Int.min : -Int(v)
+    }
+    if v > UInt64(Int64.max) { return nil }
+    return Int(v)
+}
+
+/// The value of the decimal digits b[start...]; nil when a byte is not a digit or the value
+/// does not fit in a UInt64.
+@inlinable @inline(__always)
+public func parseDecimalDigits(_ b: Bytes, from start: Int) -> UInt64? {
     var v: UInt64 = 0
-    while i < n {
+    var i = start
+    while i < b.count {
         let c = b[i]
         if c < 48 || c > 57 { return nil }
         let (m, o1) = v.multipliedReportingOverflow(by: 10)
@@ -308,12 +322,7 @@ public func parseRedisInteger(_ b: Bytes) -> Int? {
         v = a
         i += 1
     }
-    if negative {
-        if v > UInt64(Int64.max) + 1 { return nil }
-        return v == UInt64(Int64.max) + 1 ? Int.min : -Int(v)
-    }
-    if v > UInt64(Int64.max) { return nil }
-    return Int(v)
+    return v
 }
 
 import Glibc

@@ -63,17 +63,6 @@ public final class Keyspace: @unchecked Sendable {
     public func lockAll() { for s in shards { s.lock() } }
     public func unlockAll() { for s in shards.reversed() { s.unlock() } }
 
-    /// Keys in db (locks each shard briefly).
-    public func count(db: Int) -> Int {
-        var n = 0
-        for s in shards {
-            s.lock()
-            n += s.existingTable(db)?.count ?? 0
-            s.unlock()
-        }
-        return n
-    }
-
     /// (keys, keys with a deadline) per database, for INFO keyspace.
     public func keyspaceSummary() -> [(keys: Int, expires: Int)] {
         var out = Array(repeating: (keys: 0, expires: 0), count: databases)

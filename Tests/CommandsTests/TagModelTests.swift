@@ -8,29 +8,7 @@ import XCTest
 /// EXPIRE/PERSIST, time moving past TTLs, active expiry, FLUSHDB, TAG.INVALIDATE) run through the
 /// real handlers; after every step TAG.KEYS / TAG.COUNT / TAG.GET / TAG.TAGS must equal a plain
 /// in-test model and every table's index must be consistent with its entries (no dead key).
-final class TagModelTests: XCTestCase {
-    let table = CommandTable.standard()
-    let server = StubServer()
-    var owners: [AnyObject] = []
-
-    func context(_ keyspace: Keyspace) -> CommandContext {
-        let reply = ReplyWriter(), client = ClientState(id: 1, authenticated: true, now: 0)
-        let counters = LoopCounters(commandSlots: table.allSpecs.count)
-        owners += [reply, client, counters]
-        return CommandContext(keyspace: keyspace, reply: reply, client: client, table: table, server: server,
-                              counters: counters)
-    }
-
-    func run(_ ctx: CommandContext, _ words: [String]) -> Reply {
-        let owned = OwnedArguments(values: words.map { Array($0.utf8) })
-        ctx.now = ctx.keyspace.clock.nowMs()
-        ctx.reply.out.clear()
-        owned.withArguments { Dispatcher.execute(ctx, $0) }
-        let all = ctx.reply.out.readableArray()
-        var i = 0
-        return Reply.parse(all, &i)
-    }
-
+final class TagModelTests: HandlerTestCase {
     /// One key of the model: its value, the number of clock steps after which it expires, its tags.
     struct Key {
         enum Value: Equatable { case string(String), set(Set<String>) }

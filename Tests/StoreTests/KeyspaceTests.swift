@@ -42,7 +42,7 @@ final class KeyspaceTests: XCTestCase {
         XCTAssertFalse(live(ks, "a"))
         XCTAssertTrue(live(ks, "b"))
         XCTAssertEqual(ks.stats().expiredKeys, 1)
-        XCTAssertEqual(ks.count(db: 0), 1)
+        XCTAssertEqual(ks.keyCount(db: 0), 1)
     }
 
     func testActiveExpiryRemovesKeysNobodyReads() {
@@ -51,11 +51,11 @@ final class KeyspaceTests: XCTestCase {
         for i in 0..<100 { put(ks, "keep\(i)", ttlMs: nil) }
         ks.clock.advance(60)
         var rounds = 0
-        while ks.count(db: 0) > 100 && rounds < 100 {
+        while ks.keyCount(db: 0) > 100 && rounds < 100 {
             ks.activeExpireCycle()
             rounds += 1
         }
-        XCTAssertEqual(ks.count(db: 0), 100)
+        XCTAssertEqual(ks.keyCount(db: 0), 100)
         XCTAssertEqual(ks.stats().expiredKeys, 20000)
     }
 
