@@ -370,7 +370,7 @@ public enum HashCommands {
         var i = 3
         while i < args.count {
             let more = args.count - i
-            let option = cString(args[i])
+            let option = args[i].cString
             if option.equalsIgnoringCase("count") && more >= 2 {
                 guard let c = args[i + 1].redisInteger else {
                     ctx.notInteger()
@@ -395,12 +395,6 @@ public enum HashCommands {
             }
         }
         return o
-    }
-
-    /// The bytes up to the first NUL: what Redis's strcasecmp sees of an option.
-    static func cString(_ b: Bytes) -> Bytes {
-        for i in 0..<b.count where b[i] == 0 { return Bytes(rebasing: b[0..<i]) }
-        return b
     }
 
     /// The [cursor, []] reply of a scan over a missing key.
