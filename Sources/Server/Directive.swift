@@ -64,17 +64,20 @@ public struct Directive: Sendable {
     /// Like Redis's PROTECTED_CONFIG (dir, dbfilename): CONFIG SET may change it only when
     /// enable-protected-configs allows.
     public let protected: Bool
+    /// A password: the log names it without its value.
+    public let secret: Bool
     /// What the directive does, one line (conf/tagcache.conf says more).
     public let summary: String
 
     public init(_ name: String, alias: String? = nil, _ kind: Kind, _ defaultValue: String, mutable: Bool = true,
-                protected: Bool = false, _ summary: String = "") {
+                protected: Bool = false, secret: Bool = false, _ summary: String = "") {
         self.name = name
         self.alias = alias
         self.kind = kind
         self.defaultValue = defaultValue
         self.mutable = mutable
         self.protected = protected
+        self.secret = secret
         self.summary = summary
     }
 
@@ -155,6 +158,71 @@ public struct Directive: Sendable {
                 points.append(i % 2 == 0 ? String(v) : String(Int32(truncatingIfNeeded: v)))
             }
             return .success(points.joined(separator: " "))
+        }
+    }
+}
+
+/// A directive the server reads, with the type it reads it as: declared once (name, kind,
+/// default, whether CONFIG SET may change it) as a static of Directive.Integer, .Flag or .Text,
+/// listed in Config's table, and read as `config[.maxmemory]`, so a misspelt name or a number
+/// read as a flag does not compile.
+public protocol TypedDirective: Sendable {
+    static var reads: Directive.ValueType { get }
+    var directive: Directive { get }
+    init(checked directive: Directive)
+}
+
+extension TypedDirective {
+    init(_ name: String, alias: String? = nil, _ kind: Directive.Kind, _ defaultValue: String, mutable: Bool = true,
+         protected: Bool = false, secret: Bool = false, _ summary: String) {
+        precondition(Self.reads == .text || kind.valueType == Self.reads, "\(name) does not read as \(Self.reads)")
+        self.init(checked: Directive(name, alias: alias, kind, defaultValue, mutable: mutable, protected: protected,
+                                     secret: secret, summary))
+    }
+
+    public var name: String { directive.name }
+}
+
+extension Directive {
+    /// What a directive's (normalized) value reads as.
+    public enum ValueType: Sendable {
+        /// Integers and byte counts.
+        case integer
+        /// yes (true) or no.
+        case flag
+        /// The text CONFIG GET shows.
+        case text
+    }
+
+    /// A directive read as a number (integers, byte counts): `config[.maxmemory]` is an Int.
+    public struct Integer: TypedDirective {
+        public static let reads = ValueType.integer
+        public let directive: Directive
+        public init(checked directive: Directive) { self.directive = directive }
+    }
+
+    /// A directive read as yes or no: `config[.protectedMode]` is a Bool.
+    public struct Flag: TypedDirective {
+        public static let reads = ValueType.flag
+        public let directive: Directive
+        public init(checked directive: Directive) { self.directive = directive }
+    }
+
+    /// A directive read as the text CONFIG GET shows: `config[.bind]` is a String.
+    public struct Text: TypedDirective {
+        public static let reads = ValueType.text
+        public let directive: Directive
+        public init(checked directive: Directive) { self.directive = directive }
+    }
+}
+
+extension Directive.Kind {
+    /// What values of this kind read as.
+    public var valueType: Directive.ValueType {
+        switch self {
+        case .integer, .clampedInteger, .memory: return .integer
+        case .bool, .boolRefusingYes: return .flag
+        default: return .text
         }
     }
 }

@@ -53,7 +53,7 @@ struct Info {
             return block("Replication", [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
                                          ("master_replid", server.runId), ("master_replid2", String(repeating: "0", count: 40)),
                                          ("master_repl_offset", "0"), ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
-                                         ("repl_backlog_size", server.config.get("repl-backlog-size")), ("repl_backlog_first_byte_offset", "0"),
+                                         ("repl_backlog_size", String(server.config[.replBacklogSize])), ("repl_backlog_first_byte_offset", "0"),
                                          ("repl_backlog_histlen", "0")])
         case "cpu":
             // TagCache runs its work on several event loops, so there is no main-thread figure.
@@ -80,7 +80,7 @@ struct Info {
         let os = "\(field(&u.sysname)) \(field(&u.release)) \(field(&u.machine))"
         let uptimeMs = monotonicMs() - server.startedMonotonicMs
         let nowUs = server.keyspace.clock.nowUs()
-        let hz = server.config.get("hz")
+        let hz = String(server.config[.hz])
         return block("Server", [
             ("redis_version", TagCacheVersion.redisVersion),
             ("tagcache_version", TagCacheVersion.version),
@@ -129,7 +129,7 @@ struct Info {
         let peak = server.runtime.sampleMemory(used)
         let overhead = max(used - data, 0)
         let net = used - startup
-        let maxmem = server.config.int("maxmemory")
+        let maxmem = server.config[.maxmemory]
         let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
         // TagCache has no scripting, replication or append-only log: their memory is truly zero.
         return block("Memory", [
@@ -144,7 +144,7 @@ struct Info {
             ("used_memory_scripts", "0"), ("used_memory_scripts_human", "0B"), ("number_of_cached_scripts", "0"),
             ("number_of_functions", "0"), ("number_of_libraries", "0"),
             ("maxmemory", String(maxmem)), ("maxmemory_human", humanBytes(maxmem)),
-            ("maxmemory_policy", server.config.get("maxmemory-policy")),
+            ("maxmemory_policy", server.config[.maxmemoryPolicy]),
             ("mem_fragmentation_ratio", used > 0 ? format2(Double(rss) / Double(used)) : "0.00"),
             ("mem_fragmentation_bytes", String(rss - used)),
             ("mem_not_counted_for_evict", String(clients)), ("mem_replication_backlog", "0"), ("mem_total_replication_buffers", "0"),
@@ -236,8 +236,8 @@ struct Info {
     /// Per command p50/p99/p99.9 (latency-tracking-info-percentiles) in microseconds, from the
     /// loops' histograms merged here; empty while latency-tracking is off, as in Redis.
     private func latencyStatsSection() -> String {
-        guard server.config.bool("latency-tracking") else { return block("Latencystats", []) }
-        let percentiles: [(String, Double)] = server.config.get("latency-tracking-info-percentiles")
+        guard server.config[.latencyTracking] else { return block("Latencystats", []) }
+        let percentiles: [(String, Double)] = server.config[.latencyTrackingInfoPercentiles]
             .split(separator: " ").compactMap { w in Double(w).map { (String(w), $0) } }
         let tpu = LoopCounters.ticksPerMicrosecond
         var fields: [(String, String)] = []
@@ -258,10 +258,10 @@ struct Info {
     /// (absent until one has run); reads: hits + misses, a Space-Saving count that may include
     /// reads of prefixes it displaced; hits, misses, hit_rate: since the prefix entered the list.
     private func keyPrefixesSection() -> String {
-        let limit = server.config.int("stats-prefixes-max")
+        let limit = server.config[.statsPrefixesMax]
         let rows = server.prefixStats.top(server.loops, limit: limit)
         var fields: [(String, String)] = [
-            ("keyprefix_separator", server.config.get("stats-prefix-separator")),
+            ("keyprefix_separator", server.config[.statsPrefixSeparator]),
             ("keyprefixes_max", String(limit)), ("keyprefixes_tracked", String(rows.count)),
             ("keyprefix_keys_age_seconds", String(server.prefixStats.lastPassAgeSeconds(nowMs: server.keyspace.clock.nowMs()))),
         ]
@@ -277,7 +277,7 @@ struct Info {
 
     /// Redis 7.2's listener0 field: the TCP listener with every bind address as configured.
     private func listener() -> String {
-        let binds = server.config.get("bind").split(separator: " ").map { "bind=\($0)" }
+        let binds = server.config[.bind].split(separator: " ").map { "bind=\($0)" }
         return (["name=tcp"] + binds + ["port=\(server.port)"]).joined(separator: ",")
     }
 

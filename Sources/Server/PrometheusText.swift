@@ -159,7 +159,7 @@ enum PrometheusText {
                    [([], number(Double(newest?.microseconds ?? 0) / 1e6))])
 
         // TagCache's own: the busiest key prefixes and the tag index.
-        let rows = server.prefixStats.top(server.loops, limit: server.config.int("stats-prefixes-max"))
+        let rows = server.prefixStats.top(server.loops, limit: server.config[.statsPrefixesMax])
         out.family("tagcache_prefix_reads_total", "counter",
                    "Key reads (hits + misses) per key prefix, for the busiest prefixes (Space-Saving estimate: an upper bound)",
                    rows.map { ([("prefix", escapedPrefix($0.prefix))], String($0.reads)) })

@@ -14,10 +14,9 @@ extension TagCacheServer {
 
     /// One line for a CONFIG SET that passed its checks: each directive's new and old value
     /// (passwords are not written to the log).
-    func logConfigSet(_ changes: [(name: String, new: String)]) {
-        log.notice("CONFIG SET " + changes.map { name, new in
-            let secret = name == "requirepass" || name == "masterauth"
-            return secret ? "\(name) (redacted)" : "\(name) '\(new)' (was '\(config.get(name))')"
+    func logConfigSet(_ changes: [(directive: Directive, new: String)]) {
+        log.notice("CONFIG SET " + changes.map { d, new in
+            d.secret ? "\(d.name) (redacted)" : "\(d.name) '\(new)' (was '\(config.value(d))')"
         }.joined(separator: ", "))
     }
 }
