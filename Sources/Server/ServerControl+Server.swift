@@ -17,7 +17,7 @@ extension TagCacheServer: ServerControl {
     public var lastSaveTime: Int { Int(startedWallMs / 1000) }
 
     public func info(sections: [String], client: ClientState) -> String {
-        Info(server: self).render(sections)
+        Info.render(sections, ServerStats(self))
     }
 
     public func clientList(ids: [Int]?, type: String?) -> String {
