@@ -29,6 +29,8 @@ extension Directive.Text {
                                                     mutable: false,
                                                     "allow CONFIG SET of dir and dbfilename (\"local\" is taken as \"yes\")")
     public static let masterauth = Self("masterauth", .string(.any), "", secret: true, unused("password for the master"))
+    /// Redis keeps it out of its logs with the passwords (SENSITIVE_CONFIG).
+    public static let masteruser = Self("masteruser", .string(.any), "", secret: true, unused("user for the master"))
 }
 
 /// The Redis 7 parameters that clients, tools and test suites read, save and restore with
@@ -147,7 +149,7 @@ extension Config {
             Directive("replica-announced", .bool, "yes", unused("sentinel lists this replica")),
             Directive("replica-ignore-disk-write-errors", .bool, "no", unused("replicas go on after a disk error")),
             Directive.Text.masterauth.directive,
-            Directive("masteruser", .string(.any), "", unused("user for the master")),
+            Directive.Text.masteruser.directive,
             Directive("min-replicas-to-write", alias: "min-slaves-to-write", .integer(min: 0, max: int32), "0", unused("replicas needed to accept writes")),
             Directive("min-replicas-max-lag", alias: "min-slaves-max-lag", .integer(min: 0, max: int32), "10", unused("lag allowed for those replicas")),
             Directive.Integer.replBacklogSize.directive,

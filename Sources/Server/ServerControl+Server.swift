@@ -167,6 +167,8 @@ extension TagCacheServer: ServerControl {
         return nil
     }
 
+    public func isSecretDirective(_ name: String) -> Bool { Config.directive(name)?.secret ?? false }
+
     /// What Redis's CONFIG RESETSTAT resets (command, error and latency statistics, the server's
     /// counters, the memory peak; not the slow log) plus TagCache's key-prefix statistics.
     public func resetStats() {
