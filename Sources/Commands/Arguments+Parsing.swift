@@ -18,6 +18,13 @@ extension UnsafeBufferPointer where Element == UInt8 {
         var d: Float80 = 0
         return p.withMemoryRebound(to: CChar.self, capacity: count) { tc_parse_long_double($0, count, &d) } == 1 ? d : nil
     }
+
+    /// The bytes up to the first NUL: what Redis's strcasecmp sees of an option, so "nx\0junk"
+    /// is NX there and here.
+    var cString: UnsafeBufferPointer<UInt8> {
+        for i in 0..<count where self[i] == 0 { return UnsafeBufferPointer(rebasing: self[0..<i]) }
+        return self
+    }
 }
 
 /// Formats a long double as INCRBYFLOAT replies it (%.17Lg, trailing zeros dropped).

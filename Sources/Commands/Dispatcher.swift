@@ -107,7 +107,7 @@ public enum Dispatcher {
     static func logSlow(_ ctx: CommandContext, _ spec: CommandSpec, _ args: Arguments, ticks: UInt64) {
         if spec.flags.contains(.skipSlowlog) || (spec.parent?.flags.contains(.skipSlowlog) ?? false) { return }
         let client = ctx.client
-        ctx.counters.slowlog.push(arguments: Slowlog.loggedArguments(spec, args),
+        ctx.counters.slowlog.push(arguments: Slowlog.loggedArguments(spec, args, secret: ctx.server.isSecretDirective),
                                   microseconds: Int(Double(ticks) / LoopCounters.ticksPerMicrosecond),
                                   time: Int(ctx.keyspace.clock.nowMs() / 1000), peer: client.address,
                                   clientName: client.name)

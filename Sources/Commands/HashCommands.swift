@@ -304,10 +304,4 @@ public enum HashCommands {
     static func hscan(_ ctx: CommandContext, _ args: Arguments) {
         ctx.scanAggregate(args, .hash, as: HashValue.self, accepting: .noValues)
     }
-
-    /// The bytes up to the first NUL: what Redis's strcasecmp sees of an option.
-    static func cString(_ b: Bytes) -> Bytes {
-        for i in 0..<b.count where b[i] == 0 { return Bytes(rebasing: b[0..<i]) }
-        return b
-    }
 }

@@ -302,12 +302,3 @@ public enum KeyCommands {
         m.withUnsafeBytes { ctx.reply.error(bytes: $0) }
     }
 }
-
-extension UnsafeBufferPointer where Element == UInt8 {
-    /// The bytes up to the first NUL: what Redis's strcasecmp sees of an option, so "nx\0junk"
-    /// is NX there and here.
-    var cString: UnsafeBufferPointer<UInt8> {
-        for i in 0..<count where self[i] == 0 { return UnsafeBufferPointer(rebasing: self[0..<i]) }
-        return self
-    }
-}

@@ -371,7 +371,7 @@ public enum ListCommands {
         var rank = 1, count = -1, maxlen = 0
         var j = 3
         while j < args.count {
-            let option = HashCommands.cString(args[j])
+            let option = args[j].cString
             let more = args.count - 1 - j
             if option.equalsIgnoringCase("rank") && more > 0 {
                 guard let r = args[j + 1].redisInteger else { ctx.notInteger(); return }

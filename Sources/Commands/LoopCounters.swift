@@ -23,9 +23,9 @@ public final class LoopCounters: @unchecked Sendable {
     /// The server's slow log (shared by every loop; the server sets it before traffic starts).
     public var slowlog = Slowlog()
 
+    /// Error replies are counted by code in ErrorStats (INFO errorstats, total_error_replies).
     public enum Counter: Int, CaseIterable {
         case commandsProcessed, connectionsReceived, rejectedConnections, netInputBytes, netOutputBytes
-        case totalErrorReplies, unexpectedErrorReplies
     }
 
     public static let ticksPerMicrosecond = tc_ticks_per_us()

@@ -87,19 +87,12 @@ public enum ObjectCommands {
     /// Redis stops sharing integers when maxmemory is set with an LRU or LFU policy (each key
     /// then needs its own access clock).
     static func integersShared(_ ctx: CommandContext) -> Bool {
-        let c = config(ctx)
-        return c.maxmemory == "0" || !(c.policy.contains("lru") || c.policy.contains("lfu"))
+        let policy = ctx.keyspace.evictionPolicy
+        return ctx.keyspace.maxmemory.load(ordering: .relaxed) == 0
+            || !(policy == .allkeysLRU || policy == .volatileLRU || policy.accessMode == .lfu)
     }
 
-    static func config(_ ctx: CommandContext) -> (maxmemory: String, policy: String) {
-        var maxmemory = "0", policy = "noeviction"
-        for (name, value) in ctx.server.configGet([Array("maxmemory".utf8), Array("maxmemory-policy".utf8)]) {
-            if name == "maxmemory" { maxmemory = value } else if name == "maxmemory-policy" { policy = value }
-        }
-        return (maxmemory, policy)
-    }
-
-    static func lfuSelected(_ ctx: CommandContext) -> Bool { config(ctx).policy.hasSuffix("-lfu") }
+    static func lfuSelected(_ ctx: CommandContext) -> Bool { ctx.keyspace.evictionPolicy.accessMode == .lfu }
 
     /// Seconds since the key was last read or written (the access clock, 1,024 ms units;
     /// moves with DEBUG JUMP like every other use of time).

@@ -25,6 +25,9 @@ public protocol ServerControl: AnyObject, Sendable {
     func configGet(_ patterns: [[UInt8]]) -> [(String, String)]
     /// CONFIG SET: nil on success, or the complete error message.
     func configSet(_ pairs: [([UInt8], [UInt8])]) -> String?
+    /// Whether a CONFIG SET name (any case, or an alias) is a password directive, whose value
+    /// the slow log and the server's log show redacted.
+    func isSecretDirective(_ name: String) -> Bool
     /// CONFIG RESETSTAT.
     func resetStats()
     /// CONFIG REWRITE: nil on success, or the error message.

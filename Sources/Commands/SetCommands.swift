@@ -172,7 +172,7 @@ public enum SetCommands {
         var limit = 0
         var j = 2 + numkeys
         while j < args.count {
-            if HashCommands.cString(args[j]).equalsIgnoringCase("limit") && j + 1 < args.count {
+            if args[j].cString.equalsIgnoringCase("limit") && j + 1 < args.count {
                 guard let l = args[j + 1].redisInteger, l >= 0 else {
                     ctx.reply.error("ERR LIMIT can't be negative")
                     return

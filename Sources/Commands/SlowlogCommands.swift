@@ -72,8 +72,9 @@ public final class Slowlog: Sendable {
     }
 
     /// The arguments as Redis logs them: at most 32 (the last one then says how many more there
-    /// were), each cut at 128 bytes with how many more there were, passwords redacted.
-    static func loggedArguments(_ spec: CommandSpec, _ args: Arguments) -> [[UInt8]] {
+    /// were), each cut at 128 bytes with how many more there were, passwords redacted (CONFIG
+    /// SET's values of the directives `secret` names).
+    static func loggedArguments(_ spec: CommandSpec, _ args: Arguments, secret: (String) -> Bool) -> [[UInt8]] {
         let argc = args.count
         let kept = min(argc, maxArguments)
         var redacted = Set<Int>()
@@ -96,8 +97,7 @@ public final class Slowlog: Sendable {
         } else if name == "config|set" {
             var i = 2
             while i + 1 < argc {
-                let n = args[i].lowercasedString
-                if n == "requirepass" || n == "masterauth" { redacted.insert(i + 1) }
+                if secret(args[i].string) { redacted.insert(i + 1) }
                 i += 2
             }
         }

@@ -1,11 +1,43 @@
 import CTagCacheSys
 import Glibc
 
+// The compatibility directives TagCache reads, each declared once with the type it reads.
+extension Directive.Integer {
+    public static let slowlogLogSlowerThan = Self("slowlog-log-slower-than", .integer(min: -1, max: Int.max), "10000",
+                                                  "slow log threshold in microseconds (SLOWLOG); -1 = off")
+    public static let slowlogMaxLen = Self("slowlog-max-len", .integer(min: 0, max: Int.max), "128", "entries SLOWLOG keeps")
+    public static let maxmemorySamples = Self("maxmemory-samples", .integer(min: 1, max: Int(Int32.max)), "5",
+                                              "keys sampled per eviction round (LRU, LFU, TTL policies)")
+    public static let lfuLogFactor = Self("lfu-log-factor", .integer(min: 0, max: Int(Int32.max)), "10", "LFU counter logarithm factor")
+    public static let lfuDecayTime = Self("lfu-decay-time", .integer(min: 0, max: Int(Int32.max)), "1",
+                                          "minutes per LFU counter decrement of an idle key")
+    /// Shown by INFO replication (repl_backlog_size).
+    public static let replBacklogSize = Self("repl-backlog-size", .memory(min: 1, max: UInt64(Int.max)), "1048576",
+                                             unused("replication backlog size"))
+}
+
+extension Directive.Flag {
+    public static let latencyTracking = Self("latency-tracking", .bool, "yes", "per-command latency percentiles in INFO latencystats")
+    public static let protectedMode = Self("protected-mode", .bool, "yes",
+                                           "without a password, serve only clients connecting from 127.0.0.1 or ::1 (as Redis 7)")
+}
+
+extension Directive.Text {
+    public static let latencyTrackingInfoPercentiles = Self("latency-tracking-info-percentiles", .words(.percentiles), "50 99 99.9",
+                                                            "percentiles INFO latencystats shows")
+    public static let enableProtectedConfigs = Self("enable-protected-configs", .enumeration(["no", "yes", "local"]), "no",
+                                                    mutable: false,
+                                                    "allow CONFIG SET of dir and dbfilename (\"local\" is taken as \"yes\")")
+    public static let masterauth = Self("masterauth", .string(.any), "", secret: true, unused("password for the master"))
+    /// Redis keeps it out of its logs with the passwords (SENSITIVE_CONFIG).
+    public static let masteruser = Self("masteruser", .string(.any), "", secret: true, unused("user for the master"))
+}
+
 /// The Redis 7 parameters that clients, tools and test suites read, save and restore with
 /// CONFIG GET / CONFIG SET (a test suite saves `CONFIG GET *` and sets every value back, a
 /// dashboard reads notify-keyspace-events or the encoding thresholds). TagCache accepts them,
 /// checks their values the way Redis 7.0 does (same error words), keeps and shows them, and
-/// does not act on them.
+/// acts only on those declared typed above.
 ///
 /// Left out on purpose, so that a configuration asking for them fails loudly instead of being
 /// silently ignored: TLS (tls-*), the cluster bus (cluster-* but cluster-enabled, which only
@@ -64,20 +96,20 @@ extension Config {
 
             // Events, latency, slow log.
             Directive("notify-keyspace-events", .string(.keyspaceEvents), "", unused("keyspace notification classes")),
-            Directive("slowlog-log-slower-than", .integer(min: -1, max: long), "10000", "slow log threshold in microseconds (SLOWLOG); -1 = off"),
-            Directive("slowlog-max-len", .integer(min: 0, max: long), "128", "entries SLOWLOG keeps"),
+            Directive.Integer.slowlogLogSlowerThan.directive,
+            Directive.Integer.slowlogMaxLen.directive,
             Directive("latency-monitor-threshold", .integer(min: 0, max: long), "0", unused("latency monitor threshold in ms")),
-            Directive("latency-tracking", .bool, "yes", "per-command latency percentiles in INFO latencystats"),
-            Directive("latency-tracking-info-percentiles", .words(.percentiles), "50 99 99.9", "percentiles INFO latencystats shows"),
+            Directive.Flag.latencyTracking.directive,
+            Directive.Text.latencyTrackingInfoPercentiles.directive,
             Directive("busy-reply-threshold", alias: "lua-time-limit", .integer(min: 0, max: long), "5000",
                       unused("ms before a busy script gets BUSY replies")),
 
             // Memory and eviction.
-            Directive("maxmemory-samples", .integer(min: 1, max: int32), "5", "keys sampled per eviction round (LRU, LFU, TTL policies)"),
+            Directive.Integer.maxmemorySamples.directive,
             Directive("maxmemory-eviction-tenacity", .integer(min: 0, max: 100), "10", unused("eviction effort")),
             Directive("maxmemory-clients", .memoryOrPercent(maxPercent: 100, max: long), "0", unused("memory all clients may use, bytes or % of maxmemory")),
-            Directive("lfu-log-factor", .integer(min: 0, max: int32), "10", "LFU counter logarithm factor"),
-            Directive("lfu-decay-time", .integer(min: 0, max: int32), "1", "minutes per LFU counter decrement of an idle key"),
+            Directive.Integer.lfuLogFactor.directive,
+            Directive.Integer.lfuDecayTime.directive,
             Directive("active-expire-effort", .integer(min: 1, max: 10), "1", unused("active expiry effort; TagCache's deadline index needs none")),
             Directive("lazyfree-lazy-eviction", .bool, "no", unused("free evicted values in the background")),
             Directive("lazyfree-lazy-expire", .bool, "no", unused("free expired values in the background")),
@@ -116,11 +148,11 @@ extension Config {
             Directive("replica-announce-port", alias: "slave-announce-port", .integer(min: 0, max: 65535), "0", unused("port a replica announces")),
             Directive("replica-announced", .bool, "yes", unused("sentinel lists this replica")),
             Directive("replica-ignore-disk-write-errors", .bool, "no", unused("replicas go on after a disk error")),
-            Directive("masterauth", .string(.any), "", unused("password for the master")),
-            Directive("masteruser", .string(.any), "", unused("user for the master")),
+            Directive.Text.masterauth.directive,
+            Directive.Text.masteruser.directive,
             Directive("min-replicas-to-write", alias: "min-slaves-to-write", .integer(min: 0, max: int32), "0", unused("replicas needed to accept writes")),
             Directive("min-replicas-max-lag", alias: "min-slaves-max-lag", .integer(min: 0, max: int32), "10", unused("lag allowed for those replicas")),
-            Directive("repl-backlog-size", .memory(min: 1, max: UInt64(long)), "1048576", unused("replication backlog size")),
+            Directive.Integer.replBacklogSize.directive,
             Directive("repl-backlog-ttl", .integer(min: 0, max: long), "3600", unused("seconds to keep the backlog without replicas")),
             Directive("repl-timeout", .integer(min: 1, max: int32), "60", unused("replication timeout")),
             Directive("repl-ping-replica-period", alias: "repl-ping-slave-period", .integer(min: 1, max: int32), "10", unused("seconds between pings to replicas")),
@@ -133,8 +165,7 @@ extension Config {
 
             // Process, threads, clients.
             Directive("daemonize", .bool, "no", mutable: false, "accepted for compatibility; TagCache stays in the foreground"),
-            Directive("protected-mode", .bool, "yes",
-                      "without a password, serve only clients connecting from 127.0.0.1 or ::1 (as Redis 7)"),
+            Directive.Flag.protectedMode.directive,
             Directive("io-threads", .integer(min: 1, max: 128), "1", mutable: false, unused("I/O threads; TagCache sizes its event loops with event-loops")),
             Directive("io-threads-do-reads", .bool, "no", mutable: false, unused("I/O threads also read")),
             // Only "no": TagCache has no cluster mode, so a file asking for one must not start.
@@ -146,8 +177,7 @@ extension Config {
             Directive("crash-log-enabled", .bool, "yes", unused("stack trace on a crash")),
             Directive("crash-memcheck-enabled", .bool, "yes", unused("memory test on a crash")),
             Directive("shutdown-timeout", .integer(min: 0, max: int32), "10", unused("seconds SHUTDOWN waits for replicas")),
-            Directive("enable-protected-configs", .enumeration(["no", "yes", "local"]), "no", mutable: false,
-                      "allow CONFIG SET of dir and dbfilename (\"local\" is taken as \"yes\")"),
+            Directive.Text.enableProtectedConfigs.directive,
             Directive("enable-module-command", .enumeration(["no", "yes", "local"]), "no", mutable: false, unused("allow MODULE")),
             Directive("ignore-warnings", .string(.any), "", unused("startup warnings to silence")),
             Directive("bind-source-addr", .string(.any), "", unused("source address of outgoing connections")),
@@ -169,9 +199,10 @@ extension Config {
         return RedisCompatibility.resolved(String(cString: p)) ?? String(cString: p)
     }()
 
-    private static func unused(_ what: String) -> String {
-        "accepted for compatibility; TagCache does not use it (Redis: \(what))"
-    }
+}
+
+private func unused(_ what: String) -> String {
+    "accepted for compatibility; TagCache does not use it (Redis: \(what))"
 }
 
 /// The checks of Redis's special parameters (config.c, notify.c), with its error words.

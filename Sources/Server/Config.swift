@@ -1,266 +1,80 @@
 import Commands
-import Glibc
-import RESP
 import Store
 
-/// One configuration directive: how its value is parsed, shown and whether CONFIG SET may
-/// change it at run time. Values are kept in the form CONFIG GET shows.
-public struct Directive: Sendable {
-    public enum Kind: Sendable {
-        case integer(min: Int, max: Int)
-        /// An integer accepted within min...max and then kept within lo...hi (Redis's hz).
-        case clampedInteger(min: Int, max: Int, lo: Int, hi: Int)
-        /// A byte count: accepts Redis's units (1k, 1kb, 1mb, 1gb...), shown as bytes.
-        case memory(min: Int, max: UInt64)
-        /// A byte count, or a percentage `N%` with N at most maxPercent (maxmemory-clients).
-        case memoryOrPercent(maxPercent: Int, max: Int)
-        case bool
-        /// yes/no, where "yes" is refused with this reason (a feature TagCache lacks).
-        case boolRefusingYes(String)
-        case enumeration([String])
-        /// Words of which some are synonyms: CONFIG GET shows `shown[word] ?? word`.
-        case enumerationWithSynonyms([String], shown: [String: String])
-        /// One word, checked by the rule (a configuration file quotes it on rewrite).
-        case string(StringRule)
-        /// Words separated by spaces, checked by the rule (several words on a config file line).
-        case words(WordsRule)
-        /// `save` points: pairs of seconds and changes, or empty.
-        case savePoints
-        /// One printable ASCII character other than space and quotes (stats-prefix-separator).
-        case character
-    }
-
-    /// How a one-word value is checked.
-    public enum StringRule: Sendable {
-        case any
-        /// A file name without a directory (dbfilename, appendfilename); `allowEmpty` as Redis.
-        case baseName(what: String, allowEmpty: Bool, noun: String)
-        /// An existing directory, kept as its absolute, resolved path (dir).
-        case directory
-        /// Keyspace event classes (notify-keyspace-events), kept in Redis's canonical order.
-        case keyspaceEvents
-        /// proc-title-template: {variables} Redis knows, not empty once expanded.
-        case procTitleTemplate
-    }
-
-    /// How a multi-word value is checked.
-    public enum WordsRule: Sendable {
-        case any
-        /// `class hard soft seconds` groups; classes not given keep their limits.
-        case clientOutputBufferLimit
-        /// Exactly three integers within -2000...2000.
-        case oomScoreAdjValues
-        /// Percentiles within 0...100, shown the way Redis prints them.
-        case percentiles
-    }
-
-    public let name: String
-    /// Redis's second name for the same setting (hash-max-ziplist-entries...): CONFIG GET and
-    /// CONFIG SET accept it, and CONFIG GET with a pattern lists it under its own name.
-    public let alias: String?
-    public let kind: Kind
-    public let defaultValue: String
-    public let mutable: Bool
-    /// Like Redis's PROTECTED_CONFIG (dir, dbfilename): CONFIG SET may change it only when
-    /// enable-protected-configs allows.
-    public let protected: Bool
-    /// What the directive does, one line (conf/tagcache.conf says more).
-    public let summary: String
-
-    public init(_ name: String, alias: String? = nil, _ kind: Kind, _ defaultValue: String, mutable: Bool = true,
-                protected: Bool = false, _ summary: String = "") {
-        self.name = name
-        self.alias = alias
-        self.kind = kind
-        self.defaultValue = defaultValue
-        self.mutable = mutable
-        self.protected = protected
-        self.summary = summary
-    }
-
-    /// Parses a raw value into its shown form, or returns the reason it is bad (Redis's words).
-    /// `current` is the value it replaces: client-output-buffer-limit keeps the classes not
-    /// given, and a relative dir is taken from the current one.
-    public func normalize(_ raw: String, current: String = "") -> Result<String, ConfigError> {
-        switch kind {
-        case let .integer(lo, hi):
-            guard let v = parseRedisInteger(raw) else { return .failure(.message("argument couldn't be parsed into an integer")) }
-            if v < lo || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
-            return .success(String(v))
-        case let .clampedInteger(lo, hi, clampLo, clampHi):
-            guard let v = parseRedisInteger(raw) else { return .failure(.message("argument couldn't be parsed into an integer")) }
-            if v < lo || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
-            return .success(String(min(max(v, clampLo), clampHi)))
-        case let .memory(lo, hi):
-            // Redis parses memory as unsigned and checks bounds on that number.
-            guard let v = parseMemory(raw) else { return .failure(.message("argument must be a memory value")) }
-            if (lo > 0 && v < UInt64(lo)) || v > hi { return .failure(.message("argument must be between \(lo) and \(hi) inclusive")) }
-            return .success(String(v))
-        case let .memoryOrPercent(maxPercent, hi):
-            if let u = parseMemory(raw) {
-                // A byte count that does not fit a signed number reads as a percentage, as in Redis.
-                let v = Int(truncatingIfNeeded: u)
-                if v < 0 {
-                    if v < -maxPercent { return .failure(.message("percentage argument must be less or equal to \(maxPercent)")) }
-                    return .success("\(-v)%")
-                }
-                if v > hi { return .failure(.message("argument must be between \(-maxPercent) and \(hi) inclusive")) }
-                return .success(String(v))
-            }
-            if raw.utf8.count > 1, raw.hasSuffix("%"), let p = parseRedisInteger(String(raw.dropLast())), p >= 0 {
-                if p > maxPercent { return .failure(.message("percentage argument must be less or equal to \(maxPercent)")) }
-                return .success(p == 0 ? "0" : "\(p)%")
-            }
-            return .failure(.message("argument must be a memory or percent value"))
-        case .bool:
-            switch raw.lowercased() {
-            case "yes": return .success("yes")
-            case "no": return .success("no")
-            default: return .failure(.message("argument must be 'yes' or 'no'"))
-            }
-        case let .boolRefusingYes(reason):
-            switch raw.lowercased() {
-            case "yes": return .failure(.message(reason))
-            case "no": return .success("no")
-            default: return .failure(.message("argument must be 'yes' or 'no'"))
-            }
-        case let .enumeration(options):
-            let l = raw.lowercased()
-            if options.contains(l) { return .success(l) }
-            return .failure(.message("argument(s) must be one of the following: \(options.joined(separator: ", "))"))
-        case let .enumerationWithSynonyms(options, shown):
-            let l = raw.lowercased()
-            if options.contains(l) { return .success(shown[l] ?? l) }
-            return .failure(.message("argument(s) must be one of the following: \(options.joined(separator: ", "))"))
-        case let .string(rule):
-            return RedisCompatibility.check(raw, rule, current: current)
-        case let .words(rule):
-            return RedisCompatibility.check(raw, rule, current: current)
-        case .character:
-            guard raw.utf8.count == 1, let b = raw.utf8.first, b > 32, b < 127, b != 34, b != 39 else {
-                return .failure(.message("argument must be one printable character other than space and quotes"))
-            }
-            return .success(raw)
-        case .savePoints:
-            // Like Redis: the value is split at every single space; seconds >= 1, changes >= 0,
-            // each read by strtoll (leading spaces and signs allowed, nothing after the digits).
-            let words = splitAtSpaces(raw)
-            if words.count % 2 != 0 { return .failure(.message("Invalid save parameters")) }
-            var points: [String] = []
-            for (i, w) in words.enumerated() {
-                guard let (v, whole) = cStrtoll(w, base: 10), whole, v >= (i % 2 == 0 ? 1 : 0) else {
-                    return .failure(.message("Invalid save parameters"))
-                }
-                // Redis keeps the changes count in an int.
-                points.append(i % 2 == 0 ? String(v) : String(Int32(truncatingIfNeeded: v)))
-            }
-            return .success(points.joined(separator: " "))
-        }
-    }
+// TagCache's own directives, each declared once with the type the server reads it as.
+extension Directive.Integer {
+    public static let port = Self("port", .integer(min: 0, max: 65535), "6379", mutable: false, "TCP port; 0 picks a free one")
+    public static let tcpBacklog = Self("tcp-backlog", .integer(min: 0, max: Int(Int32.max)), "511", mutable: false, "listen(2) backlog")
+    public static let databases = Self("databases", .integer(min: 1, max: Int(Int32.max)), "16", mutable: false, "number of databases")
+    public static let shards = Self("shards", .integer(min: 1, max: 4096), "64", mutable: false,
+                                    "keyspace shards (rounded up to a power of two)")
+    public static let eventLoops = Self("event-loops", .integer(min: 0, max: 64), "0", mutable: false, "event loops; 0 = one per core")
+    public static let maxclients = Self("maxclients", .integer(min: 1, max: Int(UInt32.max)), "10000", "maximum connected clients")
+    public static let timeout = Self("timeout", .integer(min: 0, max: Int(Int32.max)), "0",
+                                     "close clients idle this many seconds; 0 = never")
+    public static let tcpKeepalive = Self("tcp-keepalive", .integer(min: 0, max: Int(Int32.max)), "300", "SO_KEEPALIVE interval in seconds")
+    public static let protoMaxBulkLen = Self("proto-max-bulk-len", .memory(min: 1 << 20, max: UInt64(Int.max)), "536870912",
+                                             "largest bulk string in a request")
+    public static let protoMaxMultibulkLen = Self("proto-max-multibulk-len", .integer(min: 1, max: Int(Int32.max)), "1048576",
+                                                  "most arguments in one request")
+    public static let clientQueryBufferLimit = Self("client-query-buffer-limit", .memory(min: 1 << 20, max: UInt64(Int.max)),
+                                                    "1073741824", "most unprocessed input per client")
+    public static let clientOutputBackpressure = Self("client-output-backpressure", .memory(min: 1 << 14, max: UInt64(Int.max)),
+                                                      "4194304", "stop reading a client whose unsent replies exceed this")
+    public static let countReplyMaxBytes = Self("count-reply-max-bytes", .memory(min: 0, max: UInt64(Int.max)),
+                                                String(CountedReply.defaultMaxBytes),
+                                                "largest reply whose length the request sets, not the data (SRANDMEMBER, HRANDFIELD with a negative count; COMMAND INFO/DOCS names); 0 = no limit")
+    public static let hz = Self("hz", .clampedInteger(min: 0, max: Int(Int32.max), lo: 1, hi: 500), "10",
+                                "background task frequency (active expiry, timeouts)")
+    /// Redis's maxmemory is an unsigned 64-bit byte count; one past Int.max reads as 0 (no limit).
+    public static let maxmemory = Self("maxmemory", .memory(min: 0, max: UInt64.max), "0",
+                                       "memory limit in bytes (used_memory); over it keys are evicted by maxmemory-policy; 0 = no limit")
+    public static let metricsPort = Self("metrics-port", .integer(min: 0, max: 65535), "0", mutable: false,
+                                         "serve Prometheus metrics at http://<bind>:<port>/metrics; 0 = off")
+    public static let statsPrefixesMax = Self("stats-prefixes-max", .integer(min: 0, max: 1024), "64",
+                                              "key prefixes INFO keyprefixes and /metrics report, the busiest by reads; 0 = off")
 }
 
-public enum ConfigError: Error, Equatable {
-    case message(String)
-}
-
-/// Parses Redis's memory notation like its memtoull: digits (none reads as 0) with an optional
-/// unit b, k, kb, m, mb, g, gb in any case; no sign. The product wraps as C's does.
-public func parseMemory(_ s: String) -> UInt64? {
-    let bytes = Array(s.utf8)
-    var digits = 0
-    while digits < bytes.count, bytes[digits] >= 48, bytes[digits] <= 57 { digits += 1 }
-    let mul: UInt64
-    switch String(decoding: bytes[digits...], as: UTF8.self).lowercased() {
-    case "", "b": mul = 1
-    case "k": mul = 1000
-    case "kb": mul = 1024
-    case "m": mul = 1_000_000
-    case "mb": mul = 1 << 20
-    case "g": mul = 1_000_000_000
-    case "gb": mul = 1 << 30
-    default: return nil
-    }
-    // Redis's memtoull: at most 127 digits, read by strtoull, which saturates at UInt64.max
-    // (then out of every directive's range but maxmemory's); the unit's product wraps.
-    if digits >= 128 { return nil }
-    var v: UInt64 = 0
-    for b in bytes[..<digits] {
-        let (m, o1) = v.multipliedReportingOverflow(by: 10)
-        let (a, o2) = m.addingReportingOverflow(UInt64(b - 48))
-        v = o1 || o2 ? UInt64.max : a
-    }
-    return v &* mul
-}
-
-/// C's strtoll: the value (clamped on overflow) and whether the whole string was read.
-/// Empty input reads as 0, as strtoll's callers in Redis accept it.
-func cStrtoll(_ s: String, base: Int32) -> (Int, Bool)? {
-    s.withCString { p -> (Int, Bool)? in
-        var end: UnsafeMutablePointer<CChar>?
-        let v = strtoll(p, &end, base)
-        guard let end else { return nil }
-        return (Int(v), end.pointee == 0)
-    }
-}
-
-/// Splits like Redis's sdssplitlen(value, " "): every single space separates, so two spaces
-/// make an empty word; an empty value has no words at all.
-func splitAtSpaces(_ s: String) -> [String] {
-    if s.isEmpty { return [] }
-    return s.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-}
-
-private func parseRedisInteger(_ s: String) -> Int? {
-    var s = s
-    return s.withUTF8 { RESP.parseRedisInteger($0) }
+extension Directive.Text {
+    public static let bind = Self("bind", .words(.any), "127.0.0.1", mutable: false, "addresses to listen on")
+    public static let requirepass = Self("requirepass", .string(.any), "", secret: true, "password for AUTH; empty = none")
+    public static let loglevel = Self("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), "notice",
+                                      "log verbosity")
+    public static let logfile = Self("logfile", .string(.any), "", mutable: false, "log file; empty = standard output")
+    public static let enableDebugCommand = Self("enable-debug-command", .enumeration(["no", "yes", "local"]), "no", mutable: false,
+                                                "allow DEBUG")
+    public static let pidfile = Self("pidfile", .string(.any), "", mutable: false, "write the process id here")
+    public static let maxmemoryPolicy = Self("maxmemory-policy",
+                                             .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                                                           "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction",
+                                                           "allkeys-s3fifo"]),
+                                             "noeviction",
+                                             "what to evict over maxmemory: Redis's policies, or allkeys-s3fifo (S3-FIFO, TagCache's extension)")
+    public static let statsPrefixSeparator = Self("stats-prefix-separator", .character, ":",
+                                                  "a key's prefix (INFO keyprefixes, /metrics) is the key up to this character")
 }
 
 /// The server's configuration: every directive's current value, changed by the config file,
 /// command-line flags and CONFIG SET.
 public final class Config: Sendable {
     /// TagCache's own directives; `redisCompatibilityDirectives` (Config+RedisCompatibility.swift)
-    /// adds the Redis 7 parameters TagCache accepts without using them.
-    static let serverDirectives: [Directive] = [
-        Directive("bind", .words(.any), "127.0.0.1", mutable: false, "addresses to listen on"),
-        Directive("port", .integer(min: 0, max: 65535), "6379", mutable: false, "TCP port; 0 picks a free one"),
-        Directive("tcp-backlog", .integer(min: 0, max: Int(Int32.max)), "511", mutable: false, "listen(2) backlog"),
-        Directive("requirepass", .string(.any), "", "password for AUTH; empty = none"),
-        Directive("databases", .integer(min: 1, max: Int(Int32.max)), "16", mutable: false, "number of databases"),
-        Directive("shards", .integer(min: 1, max: 4096), "64", mutable: false, "keyspace shards (rounded up to a power of two)"),
-        Directive("event-loops", .integer(min: 0, max: 64), "0", mutable: false, "event loops; 0 = one per core"),
-        Directive("maxclients", .integer(min: 1, max: Int(UInt32.max)), "10000", "maximum connected clients"),
-        Directive("timeout", .integer(min: 0, max: Int(Int32.max)), "0", "close clients idle this many seconds; 0 = never"),
-        Directive("tcp-keepalive", .integer(min: 0, max: Int(Int32.max)), "300", "SO_KEEPALIVE interval in seconds"),
-        Directive("proto-max-bulk-len", .memory(min: 1 << 20, max: UInt64(Int.max)), "536870912", "largest bulk string in a request"),
-        Directive("proto-max-multibulk-len", .integer(min: 1, max: Int(Int32.max)), "1048576", "most arguments in one request"),
-        Directive("client-query-buffer-limit", .memory(min: 1 << 20, max: UInt64(Int.max)), "1073741824", "most unprocessed input per client"),
-        Directive("client-output-backpressure", .memory(min: 1 << 14, max: UInt64(Int.max)), "4194304", "stop reading a client whose unsent replies exceed this"),
-        Directive("count-reply-max-bytes", .memory(min: 0, max: UInt64(Int.max)), String(CountedReply.defaultMaxBytes),
-                  "largest reply whose length the request sets, not the data (SRANDMEMBER, HRANDFIELD with a negative count; COMMAND INFO/DOCS names); 0 = no limit"),
-        Directive("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), "notice", "log verbosity"),
-        Directive("logfile", .string(.any), "", mutable: false, "log file; empty = standard output"),
-        Directive("hz", .clampedInteger(min: 0, max: Int(Int32.max), lo: 1, hi: 500), "10", "background task frequency (active expiry, timeouts)"),
-        Directive("enable-debug-command", .enumeration(["no", "yes", "local"]), "no", mutable: false, "allow DEBUG"),
-        Directive("pidfile", .string(.any), "", mutable: false, "write the process id here"),
-        // Redis's maxmemory is an unsigned 64-bit byte count.
-        Directive("maxmemory", .memory(min: 0, max: UInt64.max), "0",
-                  "memory limit in bytes (used_memory); over it keys are evicted by maxmemory-policy; 0 = no limit"),
-        Directive("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
-                                                    "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction",
-                                                    "allkeys-s3fifo"]),
-                  "noeviction", "what to evict over maxmemory: Redis's policies, or allkeys-s3fifo (S3-FIFO, TagCache's extension)"),
+    /// adds the Redis 7 parameters TagCache accepts, most without using them. The order is the
+    /// one CONFIG REWRITE appends them in.
+    static let serverDirectives: [any TypedDirective] = [
+        Directive.Text.bind, Directive.Integer.port, Directive.Integer.tcpBacklog, Directive.Text.requirepass,
+        Directive.Integer.databases, Directive.Integer.shards, Directive.Integer.eventLoops, Directive.Integer.maxclients,
+        Directive.Integer.timeout, Directive.Integer.tcpKeepalive, Directive.Integer.protoMaxBulkLen,
+        Directive.Integer.protoMaxMultibulkLen, Directive.Integer.clientQueryBufferLimit,
+        Directive.Integer.clientOutputBackpressure, Directive.Integer.countReplyMaxBytes, Directive.Text.loglevel,
+        Directive.Text.logfile, Directive.Integer.hz, Directive.Text.enableDebugCommand, Directive.Text.pidfile,
+        Directive.Integer.maxmemory, Directive.Text.maxmemoryPolicy,
         // Statistics (latency-tracking, latency-tracking-info-percentiles, slowlog-log-slower-than
         // and slowlog-max-len are Redis's, listed with the compatibility directives).
-        Directive("metrics-port", .integer(min: 0, max: 65535), "0", mutable: false,
-                  "serve Prometheus metrics at http://<bind>:<port>/metrics; 0 = off"),
-        Directive("stats-prefix-separator", .character, ":",
-                  "a key's prefix (INFO keyprefixes, /metrics) is the key up to this character"),
-        Directive("stats-prefixes-max", .integer(min: 0, max: 1024), "64",
-                  "key prefixes INFO keyprefixes and /metrics report, the busiest by reads; 0 = off"),
+        Directive.Integer.metricsPort, Directive.Text.statsPrefixSeparator, Directive.Integer.statsPrefixesMax,
     ]
 
     /// Every directive: TagCache's own, then the Redis compatibility ones.
-    public static let directives: [Directive] = serverDirectives + redisCompatibilityDirectives
+    public static let directives: [Directive] = serverDirectives.map(\.directive) + redisCompatibilityDirectives
 
     /// Every name CONFIG GET and CONFIG SET know (aliases included) -> (directive, that name).
     private static let byName: [String: (directive: Directive, name: String)] = {
@@ -272,8 +86,9 @@ public final class Config: Sendable {
         return m
     }()
 
-    /// Every name, aliases included, sorted (what `CONFIG GET *` lists).
-    public static let allNames: [String] = byName.keys.sorted()
+    /// Every name, aliases included, sorted, with its directive (what `CONFIG GET *` lists).
+    static let named: [(name: String, directive: Directive)] = byName.map { ($0.key, $0.value.directive) }.sorted { $0.name < $1.name }
+    public static let allNames: [String] = named.map(\.name)
 
     /// Every directive's value by name: CONFIG SET on one loop, CONFIG GET and INFO on others.
     private let values: Locked<[String: String]>
@@ -302,34 +117,34 @@ public final class Config: Sendable {
         byName[name.lowercased()]
     }
 
-    /// The current value (a directive's name or alias).
-    public func get(_ name: String) -> String {
-        let key = Config.lookup(name)?.directive.name ?? name
-        return values.withLock { $0[key] ?? "" }
+    /// The current value of a number directive.
+    public subscript(_ d: Directive.Integer) -> Int { Int(value(d.directive)) ?? 0 }
+    public subscript(_ d: Directive.Flag) -> Bool { value(d.directive) == "yes" }
+    public subscript(_ d: Directive.Text) -> String { value(d.directive) }
+
+    /// The current value as CONFIG GET shows it.
+    public func value(_ d: Directive) -> String {
+        let v = values.withLock { $0[d.name] }
+        // Only a typed directive left out of the table has no value: a programming error.
+        assert(v != nil, "\(d.name) is not in Config.directives")
+        return v ?? d.defaultValue
     }
 
-    public func int(_ name: String) -> Int { Int(get(name)) ?? 0 }
-    public func bool(_ name: String) -> Bool { get(name) == "yes" }
-
-    /// Sets a directive from its raw text; returns the error Redis would give.
+    /// Sets a directive from its raw text (config file, command line); returns the error Redis
+    /// would give, "unknown" for a name no directive has.
     public func set(_ name: String, _ raw: String, atStartup: Bool) -> Result<Void, ConfigError> {
         guard let d = Config.directive(name) else { return .failure(.message("unknown")) }
         if !atStartup && !d.mutable { return .failure(.message("can't set immutable config")) }
-        switch d.normalize(raw, current: get(d.name)) {
+        switch d.normalize(raw, current: value(d)) {
         case let .failure(e): return .failure(e)
         case let .success(v):
-            store([(d.name, v)])
+            store([(d, v)])
             return .success(())
         }
     }
 
-    /// Stores already normalized values (by directive name) at once.
-    func store(_ normalized: [(String, String)]) {
-        values.withLock { for (n, v) in normalized { $0[n] = v } }
-    }
-
-    /// Every (name, value) of the directives, sorted by name (aliases not repeated).
-    public func all() -> [(String, String)] {
-        values.withLock { $0.sorted { $0.key < $1.key } }
+    /// Stores already normalized values at once.
+    func store(_ normalized: [(Directive, String)]) {
+        values.withLock { for (d, v) in normalized { $0[d.name] = v } }
     }
 }

@@ -137,13 +137,13 @@ public enum ConfigFile {
                 lines.append(line)
                 continue
             }
-            if written.insert(d.name).inserted { lines.append(configLine(d, config.get(d.name))) }
+            if written.insert(d.name).inserted { lines.append(configLine(d, config.value(d))) }
         }
         // The file's own trailing newline leaves an empty last element; drop trailing blanks.
         while let last = lines.last, last.trimmingCharacters(in: " \t\r").isEmpty { lines.removeLast() }
         var added: [String] = []
         for d in Config.directives where !written.contains(d.name) {
-            let v = config.get(d.name)
+            let v = config.value(d)
             if v != d.defaultValue { added.append(configLine(d, v)) }
         }
         if !added.isEmpty { lines.append(marker); lines += added }

@@ -206,7 +206,7 @@ final class MetricsEndpoint: @unchecked Sendable {
             return reply(405, "Method Not Allowed", body: "only GET\n", extra: "Allow: GET, HEAD\r\n")
         }
         if path != "/metrics" { return reply(404, "Not Found", body: "try /metrics\n", head: method == "HEAD") }
-        let body = PrometheusText.render(server)
+        let body = PrometheusText.render(ServerStats(server))
         return reply(200, "OK", body: body, contentType: "text/plain; version=0.0.4; charset=utf-8", head: method == "HEAD")
     }
 

@@ -10,14 +10,14 @@ extension TagCacheServer: ServerControl {
     public var redisVersion: String { TagCacheVersion.redisVersion }
     public var tagcacheVersion: String { TagCacheVersion.version }
 
-    public var debugCommandMode: String { config.get("enable-debug-command") }
+    public var debugCommandMode: String { config[.enableDebugCommand] }
 
-    public var countReplyMaxBytes: Int { config.int("count-reply-max-bytes") }
+    public var countReplyMaxBytes: Int { config[.countReplyMaxBytes] }
 
     public var lastSaveTime: Int { Int(startedWallMs / 1000) }
 
     public func info(sections: [String], client: ClientState) -> String {
-        Info(server: self).render(sections)
+        Info.render(sections, ServerStats(self))
     }
 
     public func clientList(ids: [Int]?, type: String?) -> String {
@@ -109,14 +109,14 @@ extension TagCacheServer: ServerControl {
             if !p.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }) {
                 let given = String(decoding: p, as: UTF8.self)
                 if let (d, known) = Config.lookup(given), seen.insert(known).inserted {
-                    out.append((given, config.get(d.name)))
+                    out.append((given, config.value(d)))
                 }
                 continue
             }
-            for name in Config.allNames where !seen.contains(name) {
+            for (name, d) in Config.named where !seen.contains(name) {
                 if GlobPattern.matches(pattern: p, Array(name.utf8), ignoreCase: true) {
                     seen.insert(name)
-                    out.append((name, config.get(name)))
+                    out.append((name, config.value(d)))
                 }
             }
         }
@@ -129,7 +129,7 @@ extension TagCacheServer: ServerControl {
         // and its directive may both be given: the last wins, as in Redis).
         var named: [(Directive, String, String)] = []
         var seen = Set<String>()
-        let protectedAllowed = config.get("enable-protected-configs") != "no"
+        let protectedAllowed = config[.enableProtectedConfigs] != "no"
         for (n, v) in pairs {
             let name = String(decoding: n, as: UTF8.self)
             guard let (d, known) = Config.lookup(name) else {
@@ -148,23 +148,26 @@ extension TagCacheServer: ServerControl {
             named.append((d, known, String(decoding: v, as: UTF8.self)))
         }
         var pending: [String: String] = [:]
-        var order: [String] = []
+        var order: [Directive] = []
         for (d, known, value) in named {
-            switch d.normalize(value, current: pending[d.name] ?? config.get(d.name)) {
+            switch d.normalize(value, current: pending[d.name] ?? config.value(d)) {
             case let .failure(.message(m)):
                 return "ERR CONFIG SET failed (possibly related to argument '\(known)') - \(m)"
             case let .success(v):
-                if pending.updateValue(v, forKey: d.name) == nil { order.append(d.name) }
+                if pending.updateValue(v, forKey: d.name) == nil { order.append(d) }
             }
         }
         // Redis raises the open-file limit when it applies maxclients, and fails the whole set
         // when the limit cannot be raised enough.
-        if let m = pending["maxclients"], let refusal = maxClientsRefusal(m) { return refusal }
+        if let m = pending[Directive.Integer.maxclients.name], let refusal = maxClientsRefusal(m) { return refusal }
         // Every value was checked first, so the whole set applies or none of it does.
-        logConfigSet(order.map { ($0, pending[$0] ?? "") })
-        storeAndApply(order.map { ($0, pending[$0] ?? "") })
+        let changes = order.map { ($0, pending[$0.name] ?? "") }
+        logConfigSet(changes)
+        storeAndApply(changes)
         return nil
     }
+
+    public func isSecretDirective(_ name: String) -> Bool { Config.directive(name)?.secret ?? false }
 
     /// What Redis's CONFIG RESETSTAT resets (command, error and latency statistics, the server's
     /// counters, the memory peak; not the slow log) plus TagCache's key-prefix statistics.

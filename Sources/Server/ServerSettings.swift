@@ -1,3 +1,4 @@
+import Commands
 import RESP
 import Store
 import Synchronization
@@ -15,23 +16,34 @@ final class ServerSettings: Sendable {
     let requirePass: [UInt8]?
     let tcpKeepalive: Int
     let protectedMode: Bool
-    /// stats-prefix-separator and stats-prefixes-max.
+    /// What the loops' counters do on the request path (LoopCounters.configure): latency
+    /// tracking, the slow log threshold (µs), and the key-prefix statistics' separator byte and
+    /// how many prefixes to report.
+    let latencyTracking: Bool
+    let slowlogMicroseconds: Int
     let prefixSeparator: UInt8
     let prefixesMax: Int
 
     init(_ config: Config) {
-        protocolLimits = ProtocolLimits(maxBulkLength: config.int("proto-max-bulk-len"),
-                                        maxMultibulkLength: config.int("proto-max-multibulk-len"))
-        queryBufferLimit = config.int("client-query-buffer-limit")
-        outputBackpressure = config.int("client-output-backpressure")
-        maxClients = config.int("maxclients")
-        idleTimeoutSeconds = config.int("timeout")
-        let p = config.get("requirepass")
+        protocolLimits = ProtocolLimits(maxBulkLength: config[.protoMaxBulkLen], maxMultibulkLength: config[.protoMaxMultibulkLen])
+        queryBufferLimit = config[.clientQueryBufferLimit]
+        outputBackpressure = config[.clientOutputBackpressure]
+        maxClients = config[.maxclients]
+        idleTimeoutSeconds = config[.timeout]
+        let p = config[.requirepass]
         requirePass = p.isEmpty ? nil : Array(p.utf8)
-        tcpKeepalive = config.int("tcp-keepalive")
-        protectedMode = config.bool("protected-mode")
-        prefixSeparator = config.get("stats-prefix-separator").utf8.first ?? UInt8(ascii: ":")
-        prefixesMax = config.int("stats-prefixes-max")
+        tcpKeepalive = config[.tcpKeepalive]
+        protectedMode = config[.protectedMode]
+        latencyTracking = config[.latencyTracking]
+        slowlogMicroseconds = config[.slowlogLogSlowerThan]
+        prefixSeparator = config[.statsPrefixSeparator].utf8.first ?? UInt8(ascii: ":")
+        prefixesMax = config[.statsPrefixesMax]
+    }
+
+    /// Hands the statistics settings to one loop's counters.
+    func configure(_ counters: LoopCounters) {
+        counters.configure(latencyTracking: latencyTracking, slowlogMicroseconds: slowlogMicroseconds,
+                           prefixSeparator: prefixSeparator, prefixes: prefixesMax)
     }
 }
 

@@ -14,10 +14,9 @@ extension TagCacheServer {
 
     /// One line for a CONFIG SET that passed its checks: each directive's new and old value
     /// (passwords are not written to the log).
-    func logConfigSet(_ changes: [(name: String, new: String)]) {
-        log.notice("CONFIG SET " + changes.map { name, new in
-            let secret = name == "requirepass" || name == "masterauth"
-            return secret ? "\(name) (redacted)" : "\(name) '\(new)' (was '\(config.get(name))')"
+    func logConfigSet(_ changes: [(directive: Directive, new: String)]) {
+        log.notice("CONFIG SET " + changes.map { d, new in
+            d.secret ? "\(d.name) (redacted)" : "\(d.name) '\(new)' (was '\(config.value(d))')"
         }.joined(separator: ", "))
     }
 }
@@ -50,8 +49,8 @@ final class CronLog: Sendable {
         window.withLock { $0 = Window(startMs: now, expired: stats?.expiredKeys ?? -1, evicted: stats?.evictedKeys ?? -1) }
         // The first tick at this level starts the first period.
         guard let last else { return }
-        for (db, figures) in databaseFigures(server.keyspace).enumerated() where figures.keys > 0 {
-            log.verbose("DB \(db): \(figures.keys) keys (\(figures.volatile) volatile) in \(figures.slots) slots HT.")
+        for (db, d) in server.keyspace.databaseSummary(averageTTL: false).enumerated() where d.keys > 0 {
+            log.verbose("DB \(db): \(d.keys) keys (\(d.expires) volatile) in \(d.slots) slots HT.")
         }
         guard let stats else { return }
         log.debug("\(server.registry.count) clients connected (0 replicas), \(server.keyspace.usedMemory) bytes in use")
@@ -65,21 +64,4 @@ final class CronLog: Sendable {
     }
 
     private func perSecond(_ n: Int, _ seconds: Double) -> String { format2(Double(n) / max(seconds, 0.001)) }
-
-    /// Per database: keys, keys with a TTL and hash table slots over all shards (one shard
-    /// lock at a time).
-    private func databaseFigures(_ keyspace: Keyspace) -> [(keys: Int, volatile: Int, slots: Int)] {
-        var out = Array(repeating: (keys: 0, volatile: 0, slots: 0), count: keyspace.databases)
-        for s in keyspace.shards {
-            s.lock()
-            for db in 0..<keyspace.databases {
-                guard let t = s.existingTable(db) else { continue }
-                out[db].keys += t.count
-                out[db].volatile += t.volatileCount
-                out[db].slots += t.capacity
-            }
-            s.unlock()
-        }
-        return out
-    }
 }

@@ -63,7 +63,7 @@ public final class TagCacheServer: @unchecked Sendable {
 
     public init(config: Config = Config()) {
         self.config = config
-        keyspace = Keyspace(shards: config.int("shards"), databases: config.int("databases"))
+        keyspace = Keyspace(shards: config[.shards], databases: config[.databases])
         commands = CommandTable.standard()
         settings = SettingsCell(ServerSettings(config))
         startedWallMs = keyspace.clock.nowMs()
@@ -71,8 +71,9 @@ public final class TagCacheServer: @unchecked Sendable {
         runtime = ServerRuntime(startedMonotonicMs: startedMonotonicMs)
         applyConfig()
         // Before anything is logged, so that every line goes to the file.
-        if !config.get("logfile").isEmpty && !log.setFile(config.get("logfile")) {
-            log.warning("Can't open the log file \(config.get("logfile"))")
+        let logfile = config[.logfile]
+        if !logfile.isEmpty && !log.setFile(logfile) {
+            log.warning("Can't open the log file \(logfile)")
         }
     }
 
@@ -82,14 +83,14 @@ public final class TagCacheServer: @unchecked Sendable {
         let previous = settings.value
         let next = ServerSettings(config)
         settings.publish(next)
-        log.level = Log.parseLevel(config.get("loglevel")) ?? .notice
+        log.level = Log.parseLevel(config[.loglevel]) ?? .notice
         if next.prefixSeparator != previous.prefixSeparator { prefixStats.reset() }
         applyStatsConfig(next)
-        keyspace.configureEviction(maxmemory: config.int("maxmemory"),
-                                   policy: EvictionPolicy(rawValue: config.get("maxmemory-policy")) ?? .noeviction,
-                                   samples: config.int("maxmemory-samples"),
-                                   lfuLogFactor: config.int("lfu-log-factor"),
-                                   lfuDecayMinutes: config.int("lfu-decay-time"))
+        keyspace.configureEviction(maxmemory: config[.maxmemory],
+                                   policy: EvictionPolicy(rawValue: config[.maxmemoryPolicy]) ?? .noeviction,
+                                   samples: config[.maxmemorySamples],
+                                   lfuLogFactor: config[.lfuLogFactor],
+                                   lfuDecayMinutes: config[.lfuDecayTime])
     }
 
     /// Stores CONFIG SET's checked values and applies them, one CONFIG SET at a time, so what
@@ -97,7 +98,7 @@ public final class TagCacheServer: @unchecked Sendable {
     /// shard lock is what serialises them, as for EXEC: a CONFIG SET inside EXEC already holds
     /// them (they are recursive), and applying takes them anyway (eviction settings), so any
     /// other lock here would be taken in the opposite order by one of the two.
-    func storeAndApply(_ normalized: [(String, String)]) {
+    func storeAndApply(_ normalized: [(Directive, String)]) {
         keyspace.lockAll()
         defer { keyspace.unlockAll() }
         config.store(normalized)
@@ -106,13 +107,15 @@ public final class TagCacheServer: @unchecked Sendable {
 
     /// Hands the statistics directives to the loops (read on their request path) and the slow log.
     private func applyStatsConfig(_ s: ServerSettings) {
-        let tracking = config.bool("latency-tracking")
-        let slower = config.int("slowlog-log-slower-than")
-        for l in loops {
-            l.counters.configure(latencyTracking: tracking, slowlogMicroseconds: slower, prefixSeparator: s.prefixSeparator,
-                                 prefixes: s.prefixesMax)
-        }
-        slowlog.setMaxLength(config.int("slowlog-max-len"))
+        for l in loops { s.configure(l.counters) }
+        slowlog.setMaxLength(config[.slowlogMaxLen])
+    }
+
+    /// What applyConfig hands each loop's counters and the slow log, for a stand-in loop (the
+    /// command fuzzer runs the Dispatcher without event loops).
+    public func configure(_ counters: LoopCounters) {
+        settings.value.configure(counters)
+        counters.slowlog.setMaxLength(config[.slowlogMaxLen])
     }
 
     public enum StartError: Error, CustomStringConvertible {
@@ -131,13 +134,13 @@ public final class TagCacheServer: @unchecked Sendable {
     /// descriptors the server keeps for itself, or lowers maxclients to fit and says so.
     private func fitMaxClientsToFileLimit(eventLoops: Int, metrics: Bool) throws {
         reservedDescriptors = FileLimits.reserved(eventLoops: eventLoops, metrics: metrics)
-        let asked = config.int("maxclients")
+        let asked = config[.maxclients]
         let outcome = FileLimits.adjust(maxClients: asked, reserved: reservedDescriptors)
         if let fatal = outcome.fatal { throw StartError.openFiles(fatal) }
         for w in outcome.warnings { log.warning(w) }
         if let n = outcome.notice { log.notice(n) }
         if outcome.maxClients != asked {
-            config.store([("maxclients", String(outcome.maxClients))])
+            config.store([(Directive.Integer.maxclients.directive, String(outcome.maxClients))])
             applyConfig()
         }
     }
@@ -156,13 +159,13 @@ public final class TagCacheServer: @unchecked Sendable {
     /// Binds, starts the event loops and timers; returns the bound port.
     @discardableResult
     public func start(handleSignals: Bool = false) throws -> Int {
-        var n = config.int("event-loops")
+        var n = config[.eventLoops]
         if n == 0 { n = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 64)) }
-        let metricsWanted = config.int("metrics-port")
+        let metricsWanted = config[.metricsPort]
         try fitMaxClientsToFileLimit(eventLoops: n, metrics: metricsWanted > 0)
-        let hosts = config.get("bind").split(separator: " ").map { String($0) }
-        port = try listener.bind(hosts: hosts.isEmpty ? ["127.0.0.1"] : hosts, port: config.int("port"),
-                                 backlog: config.int("tcp-backlog"))
+        let hosts = config[.bind].split(separator: " ").map { String($0) }
+        port = try listener.bind(hosts: hosts.isEmpty ? ["127.0.0.1"] : hosts, port: config[.port],
+                                 backlog: config[.tcpBacklog])
         loops = (0..<n).map { EventLoop(index: $0, server: self, commandSlots: commands.allSpecs.count) }
         for l in loops { l.counters.slowlog = slowlog }
         applyStatsConfig(settings.value)
@@ -179,7 +182,7 @@ public final class TagCacheServer: @unchecked Sendable {
             }
         }
         listener.resume { [unowned self] fd in self.acceptAll(fd) }
-        let interval = max(1, 1000 / max(1, config.int("hz")))
+        let interval = max(1, 1000 / max(1, config[.hz]))
         cronTicksPerSecond = max(1, 1000 / interval)
         let t = DispatchSource.makeTimerSource(queue: cronQueue)
         t.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(1))
@@ -187,7 +190,7 @@ public final class TagCacheServer: @unchecked Sendable {
         t.resume()
         cron = t
         if handleSignals { installSignalHandlers() }
-        let pidfile = config.get("pidfile")
+        let pidfile = config[.pidfile]
         if !pidfile.isEmpty, let f = fopen(pidfile, "w") {
             fputs("\(getpid())\n", f)
             fclose(f)
@@ -321,7 +324,7 @@ public final class TagCacheServer: @unchecked Sendable {
         }
         group.notify(queue: cronQueue) { [self] in
             log.warning("TagCache is now ready to exit, bye bye...")
-            let pidfile = config.get("pidfile")
+            let pidfile = config[.pidfile]
             if !pidfile.isEmpty { unlink(pidfile) }
             finished.signal()
             onShutdown?()

@@ -63,18 +63,49 @@ public final class Keyspace: @unchecked Sendable {
     public func lockAll() { for s in shards { s.lock() } }
     public func unlockAll() { for s in shards.reversed() { s.unlock() } }
 
-    /// (keys, keys with a deadline) per database, for INFO keyspace.
-    public func keyspaceSummary() -> [(keys: Int, expires: Int)] {
-        var out = Array(repeating: (keys: 0, expires: 0), count: databases)
+    /// Per database, over all shards (one shard lock at a time): keys, keys with a deadline,
+    /// hash table slots, and with `averageTTL` the average remaining TTL of the keys with a
+    /// deadline, as INFO keyspace shows them (the cron's log shows the slots).
+    public func databaseSummary(averageTTL: Bool) -> [DatabaseSummary] {
+        var out = Array(repeating: DatabaseSummary(), count: databases)
+        var ttlWeighted = Array(repeating: 0.0, count: databases)
+        let now = clock.nowMs()
         for s in shards {
             s.lock()
             for db in 0..<databases {
-                if let t = s.existingTable(db) {
-                    out[db].keys += t.count
-                    out[db].expires += t.volatileCount
+                guard let t = s.existingTable(db) else { continue }
+                out[db].keys += t.count
+                out[db].expires += t.volatileCount
+                out[db].slots += t.capacity
+                if averageTTL, t.volatileCount > 0, let avg = t.sampledTTL(now: now) {
+                    ttlWeighted[db] += avg * Double(t.volatileCount)
                 }
             }
             s.unlock()
+        }
+        for db in 0..<databases where out[db].expires > 0 {
+            out[db].averageTTLms = Int(ttlWeighted[db] / Double(out[db].expires))
+        }
+        return out
+    }
+
+    /// The tag indexes over all shards (INFO tags): a tag used in several shards counts once
+    /// per database, which costs O(tags) per call.
+    public func tagSummary() -> TagSummary {
+        var out = TagSummary()
+        for db in 0..<databases {
+            var names = Set<[UInt8]>()
+            for s in shards {
+                s.lock()
+                if let index = s.existingTable(db)?.tags {
+                    out.links += index.links
+                    out.taggedKeys += index.keyCount
+                    out.indexBytes += index.memoryBytes
+                    index.forEachTagName { names.insert(Array($0)); return true }
+                }
+                s.unlock()
+            }
+            out.tags += names.count
         }
         return out
     }
@@ -84,10 +115,7 @@ public final class Keyspace: @unchecked Sendable {
         var total = ShardStats()
         for s in shards {
             s.lock()
-            total.keyspaceHits += s.stats.keyspaceHits
-            total.keyspaceMisses += s.stats.keyspaceMisses
-            total.expiredKeys += s.stats.expiredKeys
-            total.evictedKeys += s.stats.evictedKeys
+            total.add(s.stats)
             s.unlock()
         }
         return total
@@ -209,5 +237,46 @@ public final class Keyspace: @unchecked Sendable {
         let now = clock.nowMs()
         for s in shards { for db in 0..<databases { s.flush(db, now: now) } }
         if !locked { unlockAll() }
+    }
+}
+
+/// One database's figures over all shards (Keyspace.databaseSummary).
+public struct DatabaseSummary: Sendable {
+    public var keys = 0
+    /// Keys with a deadline.
+    public var expires = 0
+    /// Hash table slots.
+    public var slots = 0
+    /// Average remaining TTL in milliseconds of the keys with a deadline (0 without any, or
+    /// when not asked for).
+    public var averageTTLms = 0
+}
+
+/// The tag indexes over all shards (Keyspace.tagSummary).
+public struct TagSummary: Sendable {
+    /// Distinct tags in use (a name held in several shards counts once per database).
+    public var tags = 0
+    /// Key-tag links.
+    public var links = 0
+    /// Keys with at least one tag.
+    public var taggedKeys = 0
+    /// Bytes of the tag indexes (part of the store's memory).
+    public var indexBytes = 0
+}
+
+extension Table {
+    /// Average remaining TTL (ms) of the keys with a deadline: exact for small tables, from the
+    /// first `sampleSize` such keys in slot (hash) order otherwise, as Redis also estimates it.
+    func sampledTTL(now: Int64, sampleSize: Int = 512) -> Double? {
+        var sum = 0.0, n = 0
+        forEachSlot { _, e in
+            let d = e.deadline
+            if d > now {
+                sum += Double(d - now)
+                n += 1
+            }
+            return n < sampleSize
+        }
+        return n > 0 ? sum / Double(n) : nil
     }
 }

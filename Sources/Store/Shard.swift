@@ -237,6 +237,15 @@ public struct ShardStats: Sendable {
     /// Keys TAG.INVALIDATE deleted in this shard.
     public var keysInvalidated = 0
     public init() {}
+
+    mutating func add(_ o: ShardStats) {
+        keyspaceHits += o.keyspaceHits
+        keyspaceMisses += o.keyspaceMisses
+        expiredKeys += o.expiredKeys
+        evictedKeys += o.evictedKeys
+        tagInvalidations += o.tagInvalidations
+        keysInvalidated += o.keysInvalidated
+    }
 }
 
 /// A (database, key) pair named by WATCH.

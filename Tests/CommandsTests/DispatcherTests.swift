@@ -15,6 +15,7 @@ final class StubServer: ServerControl, @unchecked Sendable {
     func setClientModes(_ client: ClientState, noEvict: Bool?, noTouch: Bool?) {}
     func configGet(_ patterns: [[UInt8]]) -> [(String, String)] { [] }
     func configSet(_ pairs: [([UInt8], [UInt8])]) -> String? { nil }
+    func isSecretDirective(_ name: String) -> Bool { name.lowercased() == "requirepass" }
     func resetStats() {}
     func configRewrite() -> String? { nil }
     var lastSaveTime: Int { 0 }

@@ -112,9 +112,9 @@ final class StatisticsTests: XCTestCase {
 
     func context() -> CommandContext {
         let reply = ReplyWriter(), client = ClientState(id: 1, authenticated: true, now: 0, address: "127.0.0.1:5555")
-        let counters = LoopCounters(commandSlots: table.allSpecs.count)
-        owners += [reply, client, counters]
-        return CommandContext(keyspace: keyspace, reply: reply, client: client, table: table, server: StubServer(),
+        let counters = LoopCounters(commandSlots: table.allSpecs.count), server = StubServer()
+        owners += [reply, client, counters, server]
+        return CommandContext(keyspace: keyspace, reply: reply, client: client, table: table, server: server,
                               counters: counters)
     }
 

@@ -387,6 +387,8 @@ final class StatsParityTests: XCTestCase {
             ["SET", "k", String(repeating: "y", count: 128)], ["SET", "k", String(repeating: "z", count: 129)],
             ["AUTH", "secret"], ["AUTH", "user", "secret"], ["HELLO", "2", "AUTH", "default", "secret"],
             ["CONFIG", "SET", "requirepass", "p"], ["CONFIG", "SET", "requirepass", ""],
+            ["CONFIG", "SET", "MASTERUSER", "u", "masterauth", "p", "repl-timeout", "60"],
+            ["CONFIG", "SET", "masteruser", "", "masterauth", ""],
             ["CLIENT", "SETNAME", "named"], ["MULTI"], ["SET", "a", "1"], ["GET", "a"], ["EXEC"],
             ["GET"], ["NOSUCH"], ["CONFIG", "SET", "slowlog-log-slower-than", "10000"],
         ]

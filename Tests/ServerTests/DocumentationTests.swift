@@ -76,7 +76,7 @@ final class DocumentationTests: XCTestCase {
         XCTAssertNoThrow(try ConfigFile.load(arguments: [path], into: loaded))
         let defaults = Config()
         for d in Config.directives {
-            XCTAssertEqual(loaded.get(d.name), defaults.get(d.name), "\(d.name): the file gives its default")
+            XCTAssertEqual(loaded.value(d), defaults.value(d), "\(d.name): the file gives its default")
         }
     }
 

@@ -28,6 +28,21 @@ final class KeyspaceTests: XCTestCase {
         }
     }
 
+    func testDatabaseSummaryCountsEveryShardAndAveragesTheTTL() {
+        let ks = Keyspace(shards: 4, databases: 2)
+        for i in 0..<40 { put(ks, "k\(i)", ttlMs: i < 10 ? 100_000 : nil) }
+        let withTTL = ks.databaseSummary(averageTTL: true)
+        XCTAssertEqual(withTTL.count, 2)
+        XCTAssertEqual(withTTL[0].keys, 40)
+        XCTAssertEqual(withTTL[0].expires, 10)
+        XCTAssertEqual(withTTL[0].slots, ks.shards.reduce(0) { $0 + ($1.existingTable(0)?.capacity ?? 0) })
+        XCTAssertTrue((99_000...100_000).contains(withTTL[0].averageTTLms), "\(withTTL[0].averageTTLms)")
+        XCTAssertEqual(withTTL[1].keys, 0)
+        let without = ks.databaseSummary(averageTTL: false)
+        XCTAssertEqual(without[0].keys, 40)
+        XCTAssertEqual(without[0].averageTTLms, 0)
+    }
+
     func testShardCountRoundsUpToPowerOfTwo() {
         XCTAssertEqual(Keyspace(shards: 5).shardCount, 8)
         XCTAssertEqual(Keyspace(shards: 1).shardCount, 1)

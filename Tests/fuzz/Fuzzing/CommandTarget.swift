@@ -63,12 +63,7 @@ public final class CommandTarget {
 
     /// What the server hands each loop's counters when its configuration changes.
     func applyLoopSettings() {
-        let c = server.config
-        counters.configure(latencyTracking: c.bool("latency-tracking"),
-                           slowlogMicroseconds: c.int("slowlog-log-slower-than"),
-                           prefixSeparator: c.get("stats-prefix-separator").utf8.first ?? UInt8(ascii: ":"),
-                           prefixes: c.int("stats-prefixes-max"))
-        counters.slowlog.setMaxLength(c.int("slowlog-max-len"))
+        server.configure(counters)
     }
 
     func connect() -> Connection {
