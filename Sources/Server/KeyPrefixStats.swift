@@ -38,9 +38,7 @@ final class KeyPrefixStats: @unchecked Sendable {
     // The pass under way (cron queue only).
     private var counting: PrefixTally?
     private var separator: UInt8 = UInt8(ascii: ":")
-    private var shard = 0
-    private var db = 0
-    private var cursor: UInt64 = 0
+    private var position = KeyWalkPosition()
     private var passStartedMs: Int64 = 0
 
     /// The busiest prefixes (by reads) over every loop, at most `limit`, busiest first.
@@ -114,14 +112,12 @@ final class KeyPrefixStats: @unchecked Sendable {
             for r in busiest { tally.seed(r.prefix) }
             counting = tally
             separator = sep
-            shard = 0
-            db = 0
-            cursor = 0
+            position = KeyWalkPosition()
             passStartedMs = now
         }
         var visited = 0
         while visited < KeyPrefixStats.entriesPerTick {
-            if shard >= ks.shards.count {
+            if position.shard >= ks.shardCount {
                 lock.lock()
                 if generation == passGeneration { lastPassKeys = counting?.dictionary }
                 lastPassEndedMs = keyspaceNowMs(server)
@@ -129,28 +125,7 @@ final class KeyPrefixStats: @unchecked Sendable {
                 counting = nil
                 return
             }
-            let s = ks.shards[shard]
-            s.lock()
-            if let t = s.existingTable(db), t.count > 0 {
-                var buckets = 0
-                repeat {
-                    cursor = t.scan(cursor) { e in
-                        visited += 1
-                        count(e.key)
-                    }
-                    buckets += 1
-                } while cursor != 0 && buckets < KeyPrefixStats.bucketsPerLock
-            } else {
-                cursor = 0
-            }
-            s.unlock()
-            if cursor == 0 {
-                db += 1
-                if db >= ks.databases {
-                    db = 0
-                    shard += 1
-                }
-            }
+            visited += ks.walkAllKeys(&position, buckets: KeyPrefixStats.bucketsPerLock) { count($0) }
             visited += 1
         }
     }

@@ -101,3 +101,46 @@ extension Keyspace {
         return d != 0 && d <= now
     }
 }
+
+/// Where a walk over every key of every database stands (Keyspace.walkAllKeys).
+public struct KeyWalkPosition: Sendable {
+    public var shard = 0
+    public var db = 0
+    public var cursor: UInt64 = 0
+    public init() {}
+}
+
+extension Keyspace {
+    /// One bounded step of a walk over every key of every database, for statistics passes run
+    /// a little at a time (the per-prefix key counts): up to `buckets` buckets of one shard's
+    /// table, under that shard's lock. `position` moves on; the walk is over once
+    /// `position.shard == shardCount`. Returns the number of keys visited. Keys that exist for
+    /// the whole walk are visited at least once, across resizes, as SCAN's are.
+    public func walkAllKeys(_ position: inout KeyWalkPosition, buckets: Int, _ body: (Bytes) -> Void) -> Int {
+        guard position.shard < shardCount else { return 0 }
+        var visited = 0
+        let s = shards[position.shard]
+        s.lock()
+        if let t = s.existingTable(position.db), t.count > 0 {
+            var walked = 0
+            repeat {
+                position.cursor = t.scan(position.cursor) { e in
+                    visited += 1
+                    body(e.key)
+                }
+                walked += 1
+            } while position.cursor != 0 && walked < buckets
+        } else {
+            position.cursor = 0
+        }
+        s.unlock()
+        if position.cursor == 0 {
+            position.db += 1
+            if position.db >= databases {
+                position.db = 0
+                position.shard += 1
+            }
+        }
+        return visited
+    }
+}
