@@ -5,7 +5,7 @@
 #
 #   bash Tests/run.sh                     every suite
 #   bash Tests/run.sh swift python        only the named suites: swift, tsan, python, cli,
-#                                         docker, reference, fuzz
+#                                         redis-tests, docker, reference, fuzz
 #   bash Tests/run.sh --no-reference      every suite but the reference check
 #   TAGCACHE_TEST_PORT=6400 bash Tests/run.sh
 #                                         python + cli against a server already on that port
@@ -18,6 +18,11 @@
 #   cli        Tests/cli/smoke.sh (redis-cli, raw inline commands, --pipe) against a fresh server,
 #              and Tests/cli/process.sh: the executable's log (--logfile, --loglevel) and
 #              this script's own argument handling
+#   redis-tests
+#              Redis 7.0.15's own TCL test suite (from Debian's source package, kept in
+#              .build-redis-tests/), unit by unit against a fresh tagcache-server each; fails on
+#              a failure not in Tests/redis-tests/expected-failures.txt and on a listed test
+#              that passes now (Tests/redis-tests/run.sh; one unit: README "Test it")
 #   docker     Tests/docker/steps.py: docker/Dockerfile's build and run steps without a Docker
 #              engine (what the COPY lines copy, filtered by .dockerignore; the build stage's RUN
 #              line, a release build kept in .build/docker-check/scratch between runs; then the
@@ -48,12 +53,12 @@ BUILD_CONFIG=${TAGCACHE_BUILD:-debug}
 RUN_START=$(date +%s)
 
 # ---- arguments -------------------------------------------------------------------------------
-ALL_SUITES=(swift tsan fuzz python cli docker reference)
+ALL_SUITES=(swift tsan fuzz python cli redis-tests docker reference)
 WANTED=()
 NO_REFERENCE=""
 for arg in "$@"; do
     case "$arg" in
-        swift | tsan | fuzz | python | cli | docker | reference) WANTED+=("$arg") ;;
+        swift | tsan | fuzz | python | cli | redis-tests | docker | reference) WANTED+=("$arg") ;;
         --no-reference) NO_REFERENCE=1 ;;
         -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
@@ -221,7 +226,7 @@ venv_ready() { [[ " ${VENVS_READY[*]} " == *" $1 "* ]]; }
 # ---- build -----------------------------------------------------------------------------------
 BIN=""
 BUILD_OK=""
-if [[ -z "$EXTERNAL_PORT" ]] && { wants python || wants cli; } || wants swift; then
+if [[ -z "$EXTERNAL_PORT" ]] && { wants python || wants cli; } || wants swift || wants redis-tests; then
     if ! command -v swift >/dev/null; then
         echo "swift is not installed: nothing can be built"
         record "build" 0 1 0 "swift not found"
@@ -605,6 +610,27 @@ for suite in python cli; do
         [[ -z "$EXTERNAL_PORT" ]] && run_process_checks
     fi
 done
+
+# ---- Redis's own test suite --------------------------------------------------------------------
+# Tests/redis-tests/run.sh gets the tests (apt-get source redis, tcl) itself, and exits 77 when
+# it cannot here; it always starts its own servers.
+if wants redis-tests; then
+    section "redis-tests: Redis 7.0.15's own test suite (Tests/redis-tests)"
+    if [[ -z "$BUILD_OK" ]]; then
+        echo "not run: tagcache-server did not build"
+        record "redis-tests (not run)" 0 1 0 "no server binary"
+    else
+        t=$(date +%s)
+        TAGCACHE_SERVER_BIN="$BIN" REDIS_TESTS_LOGS="$LOGS/redis-tests" timeout 1200 \
+            bash "$ROOT/Tests/redis-tests/run.sh" >"$LOGS/redis-tests.log" 2>&1
+        if [[ $? -eq 77 ]]; then
+            skip_or_fail "redis-tests" "$(tail -1 "$LOGS/redis-tests.log")" \
+                "root with apt-get and network access, then: bash Tests/redis-tests/run.sh --fetch-only"
+        else
+            record_summary "redis-tests" "$LOGS/redis-tests.log" "redis-tests" "$t"
+        fi
+    fi
+fi
 
 # ---- the container image's steps ---------------------------------------------------------------
 if wants docker; then

@@ -77,7 +77,7 @@ int tc_parse_long_double(const char *s, size_t slen, long double *out) {
     memcpy(buf, s, slen); buf[slen] = 0;
     char *eptr; errno = 0;
     long double v = strtold(buf, &eptr);
-    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' ||
+    if (isspace((unsigned char)buf[0]) || (size_t)(eptr - buf) != slen ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
         errno == EINVAL || isnan(v)) return 0;
     *out = v;
@@ -90,7 +90,7 @@ int tc_parse_double(const char *s, size_t slen, double *out) {
     memcpy(buf, s, slen); buf[slen] = 0;
     char *eptr; errno = 0;
     double v = strtod(buf, &eptr);
-    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' ||
+    if (isspace((unsigned char)buf[0]) || (size_t)(eptr - buf) != slen ||
         (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO)) ||
         errno == EINVAL || isnan(v)) return 0;
     *out = v;

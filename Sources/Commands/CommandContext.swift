@@ -132,7 +132,7 @@ public struct KeySlot {
     @inline(__always) public func find() -> Int { shard.liveSlot(table, key, hash: hash, now: now, db: db) }
 
     /// Like find, counting keyspace_hits / keyspace_misses as Redis's lookupKeyRead does.
-    /// `touch: false` leaves the key's access record alone (OBJECT, TYPE, TTL: LOOKUP_NOTOUCH).
+    /// `touch: false` leaves the key's access record alone (OBJECT, TYPE, TTL, EXISTS: LOOKUP_NOTOUCH).
     @inline(__always) public func findForRead(touch: Bool = true) -> Int {
         let s = shard.liveSlot(table, key, hash: hash, now: now, db: db, touch: touch)
         if s >= 0 { shard.stats.keyspaceHits += 1 } else { shard.stats.keyspaceMisses += 1 }

@@ -47,8 +47,10 @@ public enum KeyCommands {
 
     /// EXISTS / TOUCH: live keys named, duplicates counted each time; hits and misses counted as
     /// lookupKeyRead does.
+    /// EXISTS and TOUCH. Only TOUCH counts as an access: EXISTS looks up with LOOKUP_NOTOUCH.
     static func countLive(_ ctx: CommandContext, _ args: Arguments) {
-        ctx.reply.integer(forEachKey(ctx, args) { $0.findForRead() >= 0 })
+        let touch = !args[0].equalsIgnoringCase("exists")
+        ctx.reply.integer(forEachKey(ctx, args) { $0.findForRead(touch: touch) >= 0 })
     }
 
     /// Runs body for args[1...] under one lock set (atomic, as in Redis) and counts the trues.
@@ -67,7 +69,7 @@ public enum KeyCommands {
 
     static func typeOf(_ ctx: CommandContext, _ args: Arguments) {
         let kind: ValueKind? = ctx.withKey(args[1]) { slot in
-            let s = slot.findForRead()
+            let s = slot.findForRead(touch: false)
             return s < 0 ? nil : slot.entry(s).kind
         }
         if let k = kind { ctx.reply.simple(k.typeName) } else { ctx.reply.simple("none") }
@@ -142,7 +144,7 @@ public enum KeyCommands {
 
     static func ttl(_ ctx: CommandContext, _ args: Arguments, milliseconds: Bool, absolute: Bool) {
         let v = ctx.withKey(args[1]) { slot -> Int64 in
-            let s = slot.findForRead()
+            let s = slot.findForRead(touch: false)
             if s < 0 { return -2 }
             let d = slot.entry(s).deadline
             if d == 0 { return -1 }

@@ -188,4 +188,22 @@ final class EvictionTests: XCTestCase {
         assertReply(try c.command("DEBUG", "JUMP", String(3 * 60_000)), "+OK\r\n")
         assertReply(try c.command("OBJECT", "FREQ", "k"), ":\(freq - 3)\r\n")
     }
+
+    /// Redis looks keys up with LOOKUP_NOTOUCH for EXISTS, TYPE and the TTL family; TOUCH is an
+    /// access (Redis's introspection-2 test "TTL, TYPE and EXISTS do not alter the last access time").
+    func testExistsTypeAndTTLDoNotCountAsAccesses() throws {
+        let s = try TestServer(["enable-debug-command": "yes"])
+        defer { s.stop() }
+        let c = try s.client()
+        assertReply(try c.command("SET", "k", "v"), "+OK\r\n")
+        assertReply(try c.command("DEBUG", "JUMP", "100000"), "+OK\r\n")
+        for command in [["TTL", "k"], ["PTTL", "k"], ["EXPIRETIME", "k"], ["PEXPIRETIME", "k"], ["TYPE", "k"],
+                        ["EXISTS", "k"], ["EXISTS", "k", "k"]] {
+            _ = try c.commandBytes(command.map { Array($0.utf8) })
+            let idle = integer(try c.command("OBJECT", "IDLETIME", "k"))
+            XCTAssertTrue((99...101).contains(idle), "OBJECT IDLETIME after \(command.joined(separator: " ")): \(idle)")
+        }
+        assertReply(try c.command("TOUCH", "k"), ":1\r\n")
+        assertReply(try c.command("OBJECT", "IDLETIME", "k"), ":0\r\n")
+    }
 }
