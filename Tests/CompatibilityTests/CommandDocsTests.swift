@@ -19,21 +19,9 @@ final class CommandDocsTests: XCTestCase {
     ]
 
     func testEveryDescriptionMatchesRedis() throws {
-        guard let redisPath = RedisProcess.find() else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("redis-server is not installed") }
-            return
-        }
-        let redis = try RedisProcess(path: redisPath)
-        defer { redis.stop() }
-        let config = Config()
-        _ = config.set("port", "0", atStartup: true)
-        _ = config.set("loglevel", "warning", atStartup: true)
-        let server = TagCacheServer(config: config)
-        let port = try server.start()
-        defer {
-            server.stop()
-            server.waitUntilStopped()
-        }
+        guard let pair = try ServerPair.start("COMMAND INFO/DOCS comparison") else { return }
+        defer { pair.stop() }
+        let redis = pair.redis, port = pair.tagcachePort
         let table = CommandTable.standard()
         var compared = 0, own: [String] = []
         for resp3 in [false, true] {

@@ -46,25 +46,9 @@ final class DifferentialTests: XCTestCase {
 
         checkCoverage(all)
 
-        guard let redisPath = RedisProcess.find() else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                XCTFail("redis-server is not installed; the differential suite needs it (apt-get install redis-server)")
-            } else {
-                print("SKIPPED differential suite: redis-server not found (install it with: apt-get install redis-server, or run bash Tests/run.sh)")
-            }
-            return
-        }
-        let redis = try RedisProcess(path: redisPath)
-        defer { redis.stop() }
-        let config = Config()
-        _ = config.set("port", "0", atStartup: true)
-        _ = config.set("loglevel", "warning", atStartup: true)
-        let server = TagCacheServer(config: config)
-        let port = try server.start()
-        defer {
-            server.stop()
-            server.waitUntilStopped()
-        }
+        guard let pair = try ServerPair.start("the differential suite") else { return }
+        defer { pair.stop() }
+        let redis = pair.redis, port = pair.tagcachePort
 
         var compared = 0, shaped = 0, own = 0, kept: [String] = []
         var failures = 0

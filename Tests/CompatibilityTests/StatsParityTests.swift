@@ -188,22 +188,9 @@ final class StatsParityTests: XCTestCase {
     }
 
     func testCountersMatchRedisCommandByCommand() throws {
-        guard let redisPath = RedisProcess.find() else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("redis-server is not installed") }
-            print("SKIPPED stats parity: redis-server not found (apt-get install redis-server)")
-            return
-        }
-        let redis = try RedisProcess(path: redisPath)
-        defer { redis.stop() }
-        let config = Config()
-        _ = config.set("port", "0", atStartup: true)
-        _ = config.set("loglevel", "warning", atStartup: true)
-        let server = TagCacheServer(config: config)
-        let port = try server.start()
-        defer {
-            server.stop()
-            server.waitUntilStopped()
-        }
+        guard let pair = try ServerPair.start("stats parity") else { return }
+        defer { pair.stop() }
+        let redis = pair.redis, port = pair.tagcachePort
         let r = try RawConnection(port: redis.port)
         let t = try RawConnection(port: port)
         // INFO goes over its own connections: inside MULTI the script's connection only queues.
@@ -263,18 +250,9 @@ final class StatsParityTests: XCTestCase {
 
     /// After CONFIG RESETSTAT, the counters Redis zeroes must read the same on both.
     func testConfigResetStatResetsWhatRedisResets() throws {
-        guard let redisPath = RedisProcess.find() else { return }
-        let redis = try RedisProcess(path: redisPath)
-        defer { redis.stop() }
-        let config = Config()
-        _ = config.set("port", "0", atStartup: true)
-        _ = config.set("loglevel", "warning", atStartup: true)
-        let server = TagCacheServer(config: config)
-        let port = try server.start()
-        defer {
-            server.stop()
-            server.waitUntilStopped()
-        }
+        guard let pair = try ServerPair.start("stats parity") else { return }
+        defer { pair.stop() }
+        let redis = pair.redis, port = pair.tagcachePort
         let r = try RawConnection(port: redis.port)
         let t = try RawConnection(port: port)
         for c in [r, t] {
@@ -325,18 +303,9 @@ final class StatsParityTests: XCTestCase {
     /// purpose; `INFO`, `INFO default`, `INFO all`, `INFO everything` and several sections at once
     /// list the same sections as Redis (TagCache adds its tags and keyprefixes).
     func testInfoHasRedisFieldsAndSections() throws {
-        guard let redisPath = RedisProcess.find() else { return }
-        let redis = try RedisProcess(path: redisPath)
-        defer { redis.stop() }
-        let config = Config()
-        _ = config.set("port", "0", atStartup: true)
-        _ = config.set("loglevel", "warning", atStartup: true)
-        let server = TagCacheServer(config: config)
-        let port = try server.start()
-        defer {
-            server.stop()
-            server.waitUntilStopped()
-        }
+        guard let pair = try ServerPair.start("stats parity") else { return }
+        defer { pair.stop() }
+        let redis = pair.redis, port = pair.tagcachePort
         let r = try RawConnection(port: redis.port)
         let t = try RawConnection(port: port)
         for c in [r, t] { for l in ["SET a:1 1", "GET a:1", "GET b", "NOSUCH"] { _ = try c.call(words(l)) } }
@@ -367,18 +336,9 @@ final class StatsParityTests: XCTestCase {
     /// SLOWLOG GET's arguments and client names exactly as Redis logs them: cut at 32
     /// arguments and 128 bytes, passwords redacted, EXEC left out, the name set by CLIENT SETNAME.
     func testSlowlogEntriesMatchRedis() throws {
-        guard let redisPath = RedisProcess.find() else { return }
-        let redis = try RedisProcess(path: redisPath)
-        defer { redis.stop() }
-        let config = Config()
-        _ = config.set("port", "0", atStartup: true)
-        _ = config.set("loglevel", "warning", atStartup: true)
-        let server = TagCacheServer(config: config)
-        let port = try server.start()
-        defer {
-            server.stop()
-            server.waitUntilStopped()
-        }
+        guard let pair = try ServerPair.start("stats parity") else { return }
+        defer { pair.stop() }
+        let redis = pair.redis, port = pair.tagcachePort
         let long = String(repeating: "x", count: 300)
         let script: [[String]] = [
             ["CONFIG", "SET", "slowlog-log-slower-than", "0"], ["SLOWLOG", "RESET"],
