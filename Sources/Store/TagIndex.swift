@@ -9,9 +9,9 @@ import RESP
 /// its keys), and a key's record lists its tags as 8-byte pointers to those records. An untagged
 /// key costs nothing here; the `hasTags` bit of its entry says whether it has a record.
 ///
-/// A tag's keys sit in a SlotTable placed by key hash, which TAG.SCAN
-/// walks in reverse-binary order like the table: every key carrying the tag for the whole
-/// iteration is returned, across resizes of that set.
+/// A tag's keys sit in a SlotTable placed by key hash, which TAG.SCAN walks in reverse-binary
+/// order like the keyspace's table: every key carrying the tag for the whole iteration is
+/// returned, across resizes of that set.
 ///
 /// TAG.INVALIDATE first takes the tag's name away (`beginInvalidation`: O(1), the tag becomes
 /// "dying" and invisible, a later SET ... TAGS of that name starts a fresh tag), then drains the
