@@ -68,7 +68,7 @@ final class SlotTableTests: XCTestCase {
     }
 
     func testInsertFindRemoveAgainstAModelWithForcedCollisions() {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(state: 7)
         var model: [String: UInt32] = [:]
         for step in 0..<6000 {
             // Few distinct homes: long runs, many equal 16-bit tags, runs wrapping past the end.
@@ -204,7 +204,7 @@ final class SlotTableTests: XCTestCase {
     /// SCAN's guarantee: every record present for the whole walk is returned, while the table
     /// grows 16x and shrinks back between steps, with colliding hashes.
     func testScanReturnsEveryStableRecordAcrossGrowthAndShrinking() {
-        var rng = SplitMix(seed: 11)
+        var rng = SeededGenerator(state: 11)
         for i in 0..<300 { insert("stable\(i)", hash: UInt32(truncatingIfNeeded: rng.next() % 5000)) }
         var churn: [(String, UInt32)] = []
         var seen = Set<String>()
@@ -239,18 +239,5 @@ final class SlotTableTests: XCTestCase {
     func testMemberTableFitsTheTagRecordHeader() {
         XCTAssertEqual(MemoryLayout<SlotTable<KeyRecord>>.size, 24)
         XCTAssertEqual(TagRecord.keyOffset, 40)
-    }
-}
-
-/// A seeded generator, so a failure replays.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
