@@ -160,8 +160,6 @@ public struct Entry: Equatable {
     static func allocate(key: UnsafeBufferPointer<UInt8>, hash: UInt32, valueLength: Int, kind: ValueKind) -> Entry {
         let size = headerSize + key.count + valueLength
         guard let p = malloc(size) else { fatalError("out of memory allocating \(size) bytes") }
-        // Table keeps a hash tag in the top 16 bits of each slot word.
-        precondition(UInt(bitPattern: p) >> 48 == 0, "heap address above 48 bits")
         p.storeBytes(of: Int64(0), as: Int64.self)
         p.storeBytes(of: hash, toByteOffset: 8, as: UInt32.self)
         p.storeBytes(of: UInt32(truncatingIfNeeded: key.count), toByteOffset: 12, as: UInt32.self)
@@ -202,7 +200,6 @@ public struct Entry: Equatable {
     public func resizedString(to newLength: Int) -> Entry {
         let size = Entry.headerSize + keyLength + newLength
         guard let p = realloc(raw, size) else { fatalError("out of memory allocating \(size) bytes") }
-        precondition(UInt(bitPattern: p) >> 48 == 0, "heap address above 48 bits")
         p.storeBytes(of: UInt32(truncatingIfNeeded: newLength), toByteOffset: 16, as: UInt32.self)
         return Entry(p)
     }

@@ -259,9 +259,10 @@ extension Table {
             if let s = randomSlot(), entry(at: s).hasDeadline { return s }
         }
         // Few volatile keys: walk from a random slot to the next one.
+        let mask = slots.mask
         var i = FastRandom.int(in: 0...mask)
         for _ in 0...mask {
-            if let p = pointer(i), Entry(p).hasDeadline { return i }
+            if let e = slots.record(at: i), e.hasDeadline { return i }
             i = (i + 1) & mask
         }
         return nil

@@ -7,6 +7,13 @@ public enum KeyHash {
         return s
     }()
 
+    /// The 32-bit hash a member, tag or tagged key is placed by in its SlotTable (a key's entry
+    /// keeps the same low 32 bits of `hash`).
+    @inlinable @inline(__always)
+    public static func slotHash(_ b: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        UInt32(truncatingIfNeeded: hash(UnsafeRawPointer(b.baseAddress), b.count))
+    }
+
     @usableFromInline @inline(__always)
     static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
         let r = a.multipliedFullWidth(by: b)

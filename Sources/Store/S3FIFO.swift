@@ -63,6 +63,7 @@ extension Table {
         if count == 0 { return nil }
         // Each pass over the table lowers every main frequency by one, so four passes find a
         // victim; the bound only guards against a broken invariant.
+        let mask = slots.mask
         var budget = capacity * 5
         while budget > 0 {
             let small = count - mainCount
@@ -70,8 +71,7 @@ extension Table {
                 var i = smallHand & mask
                 while budget > 0 {
                     budget -= 1
-                    if let p = pointer(i) {
-                        let e = Entry(p)
+                    if let e = slots.record(at: i) {
                         let b = e.policyBits
                         if b & S3FIFO.mainBit == 0 {
                             if b & S3FIFO.frequencyMask == 0 {
@@ -92,8 +92,7 @@ extension Table {
             var i = mainHand & mask
             while budget > 0 {
                 budget -= 1
-                if let p = pointer(i) {
-                    let e = Entry(p)
+                if let e = slots.record(at: i) {
                     let b = e.policyBits
                     if b & S3FIFO.mainBit != 0 {
                         if b & S3FIFO.frequencyMask == 0 {

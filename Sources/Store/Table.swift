@@ -1,18 +1,13 @@
 import Glibc
 
-/// One database's keys inside one shard: an open-addressing table of entry pointers with linear
-/// probing and backward-shift deletion (no tombstones). A key's home slot is `hash & mask`; it
-/// always sits in the run of occupied slots starting at its home, which is what lets SCAN walk
-/// home slots in reverse-binary order and keep Redis's guarantee across resizes.
+/// One database's keys inside one shard: a SlotTable of entry pointers (linear probing,
+/// backward-shift deletion, a key always in the run of occupied slots from its home slot, which
+/// is what SCAN's guarantee across resizes rests on), with what the shard counts about them:
+/// volatile keys, bytes, the deadline index, the tag index and S3-FIFO's queues.
 public final class Table {
-    /// Each slot holds an entry pointer in its low 48 bits and 16 bits of the key's hash in the
-    /// high bits (user-space pointers on x86-64 and arm64 Linux fit in 48 bits). A probe compares
-    /// those 16 bits first, so it dereferences — and misses the cache on — only the entry that
-    /// almost surely matches. Measured on SET -P 16: loads of non-matching entries were 30% of
-    /// the handler's samples before. 0 = empty.
-    @usableFromInline var slots: UnsafeMutablePointer<UInt>
-    @usableFromInline var mask: Int
-    public private(set) var count = 0
+    @usableFromInline var slots: SlotTable<Entry>
+    /// Keys.
+    @inlinable public var count: Int { slots.count }
     /// Entries with a deadline.
     public internal(set) var volatileCount = 0
     /// Bytes malloc holds for entries and slots.
@@ -54,22 +49,9 @@ public final class Table {
     var smallHand = 0
     var mainHand = 0
 
-    @usableFromInline static let pointerBits: UInt = (1 << 48) - 1
-
-    /// The slot word for an entry: its pointer plus the tag from hash bits 16...31.
-    @inlinable @inline(__always)
-    static func word(_ e: Entry) -> UInt { UInt(bitPattern: e.raw) | (UInt(e.hash >> 16) << 48) }
-
-    @inlinable @inline(__always)
-    static func tag(_ hash: UInt32) -> UInt { UInt(hash >> 16) << 48 }
-
     public init(capacity: Int = 8) {
-        var c = 8
-        while c < capacity { c <<= 1 }
-        slots = .allocate(capacity: c)
-        slots.initialize(repeating: 0, count: c)
-        mask = c - 1
-        entryBytes = c * 8
+        slots = SlotTable(capacity: capacity)
+        entryBytes = slots.slotBytes
     }
 
     deinit {
@@ -77,42 +59,29 @@ public final class Table {
         slots.deallocate()
     }
 
-    public var capacity: Int { mask + 1 }
-
-    /// The entry pointer at slot i, or nil when empty.
-    @inlinable @inline(__always)
-    func pointer(_ i: Int) -> UnsafeMutableRawPointer? {
-        UnsafeMutableRawPointer(bitPattern: slots[i] & Table.pointerBits)
-    }
+    public var capacity: Int { slots.capacity }
 
     /// The slot holding key, or -1.
     @inlinable @inline(__always)
-    public func find(_ key: UnsafeBufferPointer<UInt8>, hash: UInt32) -> Int {
-        var i = Int(hash) & mask
-        let tag = Table.tag(hash)
-        while true {
-            let w = slots[i]
-            if w == 0 { return -1 }
-            if w & ~Table.pointerBits == tag,
-               Entry(UnsafeMutableRawPointer(bitPattern: w & Table.pointerBits)!).keyEquals(key, hash: hash) {
-                return i
-            }
-            i = (i + 1) & mask
-        }
-    }
+    public func find(_ key: UnsafeBufferPointer<UInt8>, hash: UInt32) -> Int { slots.find(key, hash: hash) }
 
     @inlinable @inline(__always)
-    public func entry(at slot: Int) -> Entry { Entry(UnsafeMutableRawPointer(bitPattern: slots[slot] & Table.pointerBits)!) }
+    public func entry(at slot: Int) -> Entry { slots.occupied(slot) }
+
+    /// Runs a change of the slot array and counts its size change.
+    @inline(__always) @discardableResult
+    func resizing<R>(_ body: (inout SlotTable<Entry>) -> R) -> R {
+        let before = slots.slotBytes
+        let r = body(&slots)
+        if slots.slotBytes != before { entryBytes += slots.slotBytes - before }
+        return r
+    }
 
     /// Puts a new entry in (the key must not be present, so it has no tags yet: a flag copied
     /// from another entry is cleared; attach tags with addTag).
     public func insert(_ e: Entry) {
         if e.hasTags { e.hasTags = false }
-        if (count + 1) * 4 > capacity * 3 { resize(capacity * 2) }
-        var i = Int(e.hash) & mask
-        while slots[i] != 0 { i = (i + 1) & mask }
-        slots[i] = Table.word(e)
-        count += 1
+        resizing { $0.insert(e) }
         if e.hasDeadline {
             volatileCount += 1
             indexDeadline(e)
@@ -133,7 +102,7 @@ public final class Table {
         }
         account(removing: old)
         release(old)
-        slots[slot] = Table.word(e)
+        slots.replace(at: slot, with: e)
         if e.hasDeadline {
             volatileCount += 1
             indexDeadline(e)
@@ -184,8 +153,8 @@ public final class Table {
     /// The deadline an entry had when willUpdate was called (didUpdate indexes only a change).
     var lastUpdatedDeadline: Int64 = 0
     @inline(__always) public func didUpdate(_ e: Entry, at slot: Int) {
-        let moved = slots[slot] & Table.pointerBits != UInt(bitPattern: e.raw)
-        slots[slot] = Table.word(e)
+        let moved = slots.occupied(slot).raw != e.raw
+        slots.replace(at: slot, with: e)
         if e.hasDeadline {
             volatileCount += 1
             // A new deadline or a moved block needs a record; an unchanged one has one.
@@ -220,22 +189,7 @@ public final class Table {
         if e.hasTags { dropTags(of: e) }
         account(removing: e)
         release(e)
-        count -= 1
-        // Backward-shift: pull later members of the run into the hole when their home allows.
-        var hole = slot
-        var j = (slot + 1) & mask
-        while let p = pointer(j) {
-            let home = Int(Entry(p).hash) & mask
-            // Move p into the hole if its home is not in (hole, j] cyclically.
-            let distHole = (j - hole) & mask
-            let distHome = (j - home) & mask
-            if distHome >= distHole {
-                slots[hole] = slots[j]
-                hole = j
-            }
-            j = (j + 1) & mask
-        }
-        slots[hole] = 0
+        slots.remove(at: slot)
         return e
     }
 
@@ -244,21 +198,16 @@ public final class Table {
 
     /// Frees every entry and the tag index.
     public func clear() {
-        for i in 0...mask {
-            if let p = pointer(i) {
-                let e = Entry(p)
-                if e.kind != .string { e.object.accountedIn = nil }
-                e.free()
-                slots[i] = 0
-            }
+        slots.removeAll { e in
+            if e.kind != .string { e.object.accountedIn = nil }
+            e.free()
         }
-        count = 0
         volatileCount = 0
         mainCount = 0
         objectBytes = 0
         deadlines.removeAll()
         deadlineBytes = 0
-        entryBytes = capacity * 8
+        entryBytes = slots.slotBytes
         tags?.removeAll()
         tags = nil
     }
@@ -341,78 +290,23 @@ public final class Table {
         return out
     }
 
-    /// Halves the table while it is mostly empty; called between operations, never while a
-    /// walk over slots is in progress.
-    public func shrinkIfSparse() {
-        var c = capacity
-        while c > 8 && count * 8 < c { c /= 2 }
-        // c * 2 can equal the capacity (count just under an eighth of it): no rehash then.
-        let target = max(c * 2, 8)
-        if target < capacity { resize(target) }
-    }
-
-    func resize(_ newCap: Int) {
-        let old = slots
-        let oldCap = capacity
-        slots = .allocate(capacity: newCap)
-        slots.initialize(repeating: 0, count: newCap)
-        mask = newCap - 1
-        for i in 0..<oldCap {
-            let w = old[i]
-            if w != 0 {
-                var j = Int(Entry(UnsafeMutableRawPointer(bitPattern: w & Table.pointerBits)!).hash) & mask
-                while slots[j] != 0 { j = (j + 1) & mask }
-                slots[j] = w
-            }
-        }
-        old.deallocate()
-        entryBytes += (newCap - oldCap) * 8
-    }
+    /// Shrinks the slot array once it is under 1/8 full; called between operations, never
+    /// while a walk over slots is in progress.
+    public func shrinkIfSparse() { resizing { $0.shrinkIfSparse() } }
 
     /// Visits, in slot order, every live slot; body returns false to stop.
-    public func forEachSlot(_ body: (Int, Entry) -> Bool) {
-        for i in 0...mask {
-            if let p = pointer(i) { if !body(i, Entry(p)) { return } }
-        }
-    }
+    public func forEachSlot(_ body: (Int, Entry) -> Bool) { slots.forEach(body) }
 
-    /// An entry at a random occupied slot, or nil when empty.
+    /// A random occupied slot, or nil when empty.
     public func randomSlot() -> Int? {
-        if count == 0 { return nil }
-        var i = FastRandom.int(in: 0...mask)
-        while slots[i] == 0 { i = (i + 1) & mask }
-        // Start of runs are favoured by linear probing; good enough for RANDOMKEY.
-        return i
+        let s = slots.randomSlot()
+        return s < 0 ? nil : s
     }
 
-    /// Visits every entry whose home slot is `bucket` in the current table, then returns the
+    /// Visits every entry whose home slot is the cursor's bucket in the current table, then returns the
     /// next cursor in reverse-binary order (0 when the walk is complete). Entries can be
     /// visited more than once across resizes, never missed, as with Redis's dictScan.
-    public func scan(_ cursor: UInt64, _ body: (Entry) -> Void) -> UInt64 {
-        let m = UInt64(mask)
-        var v = cursor
-        let bucket = Int(v & m)
-        var i = bucket
-        while let p = pointer(i) {
-            let e = Entry(p)
-            if Int(e.hash) & mask == bucket { body(e) }
-            i = (i + 1) & mask
-            if i == bucket { break }
-        }
-        // Reverse-binary increment of the masked bits (Redis's dictScan).
-        v |= ~m
-        v = reverseBits(v)
-        v = v &+ 1
-        v = reverseBits(v)
-        return v
-    }
+    public func scan(_ cursor: UInt64, _ body: (Entry) -> Void) -> UInt64 { slots.scan(cursor, body) }
 }
 
-@inline(__always)
-func reverseBits(_ v: UInt64) -> UInt64 {
-    var x = v
-    x = ((x >> 1) & 0x5555_5555_5555_5555) | ((x & 0x5555_5555_5555_5555) << 1)
-    x = ((x >> 2) & 0x3333_3333_3333_3333) | ((x & 0x3333_3333_3333_3333) << 2)
-    x = ((x >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((x & 0x0F0F_0F0F_0F0F_0F0F) << 4)
-    return x.byteSwapped
-}
+extension Entry: SlotRecord {}

@@ -9,9 +9,9 @@ import RESP
 /// its keys), and a key's record lists its tags as 8-byte pointers to those records. An untagged
 /// key costs nothing here; the `hasTags` bit of its entry says whether it has a record.
 ///
-/// A tag's keys sit in an open-addressing set placed by key hash (`RecordSet`), which TAG.SCAN
-/// walks in reverse-binary order like the table: every key carrying the tag for the whole
-/// iteration is returned, across resizes of that set.
+/// A tag's keys sit in a SlotTable placed by key hash, which TAG.SCAN walks in reverse-binary
+/// order like the keyspace's table: every key carrying the tag for the whole iteration is
+/// returned, across resizes of that set.
 ///
 /// TAG.INVALIDATE first takes the tag's name away (`beginInvalidation`: O(1), the tag becomes
 /// "dying" and invisible, a later SET ... TAGS of that name starts a fresh tag), then drains the
@@ -21,9 +21,9 @@ import RESP
 /// from the drain.
 public final class TagIndex {
     /// KeyRecords by key.
-    var keys = RecordSet()
+    var keys = SlotTable<KeyRecord>()
     /// Live TagRecords by name.
-    var names = RecordSet()
+    var names = SlotTable<TagRecord>()
     /// Tags being invalidated, by ticket, with the slot the drain has reached.
     var dying: [Int: (tag: TagRecord, position: Int)] = [:]
     var nextTicket = 1
@@ -41,7 +41,7 @@ public final class TagIndex {
     }
 
     public init() {
-        memoryBytes = (keys.capacity + names.capacity) * 8
+        memoryBytes = keys.slotBytes + names.slotBytes
     }
 
     deinit {
@@ -59,21 +59,19 @@ public final class TagIndex {
 
     /// The 32-bit hash tags are placed by.
     @inline(__always)
-    static func hash(_ b: Bytes) -> UInt32 {
-        UInt32(truncatingIfNeeded: KeyHash.hash(UnsafeRawPointer(b.baseAddress), b.count))
-    }
+    static func hash(_ b: Bytes) -> UInt32 { KeyHash.slotHash(b) }
 
     // MARK: lookups
 
     func record(_ key: Bytes, hash: UInt32) -> KeyRecord? {
-        let s = keys.find(key, hash: hash, bytesAt: KeyRecord.keyOffset)
-        return s < 0 ? nil : KeyRecord(keys.record(s)!)
+        let s = keys.find(key, hash: hash)
+        return s < 0 ? nil : keys.occupied(s)
     }
 
     /// The live tag of that name.
     func tag(named name: Bytes) -> TagRecord? {
-        let s = names.find(name, hash: TagIndex.hash(name), bytesAt: TagRecord.nameOffset)
-        return s < 0 ? nil : TagRecord(names.record(s)!)
+        let s = names.find(name, hash: TagIndex.hash(name))
+        return s < 0 ? nil : names.occupied(s)
     }
 
     /// Calls body with each live tag name of the key (dying tags are already detached by an
@@ -99,28 +97,28 @@ public final class TagIndex {
     public func attach(_ key: Bytes, hash: UInt32, tag name: Bytes) -> Bool {
         let th = TagIndex.hash(name)
         let tag: TagRecord
-        let ts = names.find(name, hash: th, bytesAt: TagRecord.nameOffset)
+        let ts = names.find(name, hash: th)
         if ts >= 0 {
-            tag = TagRecord(names.record(ts)!)
+            tag = names.occupied(ts)
         } else {
             tag = TagRecord.make(name: name, hash: th)
-            memoryBytes += tag.allocatedSize + tag.members.capacity * 8
-            grow(&names) { $0.insert(tag.raw) }
+            memoryBytes += tag.allocatedSize + tag.members.slotBytes
+            grow(&names) { $0.insert(tag) }
         }
         let record: KeyRecord
-        let ks = keys.find(key, hash: hash, bytesAt: KeyRecord.keyOffset)
+        let ks = keys.find(key, hash: hash)
         if ks >= 0 {
-            record = KeyRecord(keys.record(ks)!)
+            record = keys.occupied(ks)
             if ts >= 0 && record.contains(tag) { return false }
         } else {
             record = KeyRecord.make(key: key, hash: hash)
             memoryBytes += record.allocatedSize
-            grow(&keys) { $0.insert(record.raw) }
+            grow(&keys) { $0.insert(record) }
         }
         memoryBytes -= record.tagArrayBytes
         record.append(tag)
         memoryBytes += record.tagArrayBytes
-        tag.withMembers { m in grow(&m) { $0.insert(record.raw) } }
+        tag.withMembers { m in grow(&m) { $0.insert(record) } }
         links += 1
         return true
     }
@@ -150,60 +148,55 @@ public final class TagIndex {
     func unlink(_ record: KeyRecord, from tag: TagRecord) {
         links -= 1
         let empty: Bool = tag.withMembers { m in
-            let s = m.slot(of: record.raw)
+            let s = m.slot(of: record)
             if s >= 0 { m.remove(at: s) }
             // A dying set keeps its size: the drain walks its slots (see the type's comment).
             if !tag.dying && m.count > 0 { grow(&m) { $0.shrinkIfSparse() } }
             return m.count == 0
         }
         if empty && !tag.dying {
-            let s = names.slot(of: tag.raw)
+            let s = names.slot(of: tag)
             if s >= 0 { grow(&names) { $0.remove(at: s); $0.shrinkIfSparse() } }
             freeTag(tag)
         }
     }
 
     func freeRecord(_ record: KeyRecord) {
-        let s = keys.slot(of: record.raw)
+        let s = keys.slot(of: record)
         if s >= 0 { grow(&keys) { $0.remove(at: s); $0.shrinkIfSparse() } }
         memoryBytes -= record.allocatedSize + record.tagArrayBytes
         record.free()
     }
 
     func freeTag(_ tag: TagRecord) {
-        memoryBytes -= tag.allocatedSize + tag.members.capacity * 8
+        memoryBytes -= tag.allocatedSize + tag.members.slotBytes
         tag.free()
     }
 
     /// Runs a change of a slot array and counts its size change in memoryBytes.
-    @inline(__always)
-    func grow<R>(_ set: inout RecordSet, _ body: (inout RecordSet) -> R) -> R {
-        let before = set.capacity
+    @inline(__always) @discardableResult
+    func grow<Record, R>(_ set: inout SlotTable<Record>, _ body: (inout SlotTable<Record>) -> R) -> R {
+        let before = set.slotBytes
         let r = body(&set)
-        memoryBytes += (set.capacity - before) * 8
+        memoryBytes += set.slotBytes - before
         return r
     }
 
     /// Frees everything (the table is cleared).
     public func removeAll() {
-        keys.forEach { p in
-            let r = KeyRecord(p)
+        keys.removeAll { r in
             memoryBytes -= r.allocatedSize + r.tagArrayBytes
             r.free()
-            return true
         }
-        names.forEach { p in
-            freeTag(TagRecord(p))
-            return true
-        }
+        names.removeAll { freeTag($0) }
         for (_, d) in dying { freeTag(d.tag) }
         dying.removeAll()
-        memoryBytes -= (keys.capacity + names.capacity) * 8
+        memoryBytes -= keys.slotBytes + names.slotBytes
         keys.deallocate()
         names.deallocate()
-        keys = RecordSet()
-        names = RecordSet()
-        memoryBytes += (keys.capacity + names.capacity) * 8
+        keys = SlotTable()
+        names = SlotTable()
+        memoryBytes += keys.slotBytes + names.slotBytes
         links = 0
     }
 
@@ -213,10 +206,7 @@ public final class TagIndex {
     /// the walk); body returns false to stop.
     public func forEachMember(of name: Bytes, _ body: (_ key: Bytes, _ hash: UInt32) -> Bool) {
         guard let tag = tag(named: name) else { return }
-        tag.members.forEach { p in
-            let r = KeyRecord(p)
-            return body(r.key, r.hash)
-        }
+        tag.members.forEach { _, r in body(r.key, r.hash) }
     }
 
     /// Keys carrying the live tag `name` (expired ones included).
@@ -226,15 +216,12 @@ public final class TagIndex {
     /// or when the tag has no key here.
     public func scan(_ name: Bytes, cursor: UInt64, _ body: (_ key: Bytes, _ hash: UInt32) -> Void) -> UInt64 {
         guard let tag = tag(named: name) else { return 0 }
-        return tag.members.scan(cursor) { p in
-            let r = KeyRecord(p)
-            body(r.key, r.hash)
-        }
+        return tag.members.scan(cursor) { r in body(r.key, r.hash) }
     }
 
     /// Calls body with each live tag name; body returns false to stop.
     public func forEachTagName(_ body: (Bytes) -> Bool) {
-        names.forEach { body(TagRecord($0).name) }
+        names.forEach { _, t in body(t.name) }
     }
 
     // MARK: invalidation
@@ -242,9 +229,9 @@ public final class TagIndex {
     /// Takes the live tag `name` away from its name (O(1)) and returns a ticket for draining its
     /// keys with `nextDyingMember`; nil when no key carries the tag here.
     public func beginInvalidation(_ name: Bytes) -> Int? {
-        let s = names.find(name, hash: TagIndex.hash(name), bytesAt: TagRecord.nameOffset)
+        let s = names.find(name, hash: TagIndex.hash(name))
         if s < 0 { return nil }
-        let tag = TagRecord(names.record(s)!)
+        let tag = names.occupied(s)
         grow(&names) { $0.remove(at: s); $0.shrinkIfSparse() }
         tag.dying = true
         let ticket = nextTicket
@@ -270,9 +257,8 @@ public final class TagIndex {
         let members = d.tag.members
         if members.count > 0 {
             while d.position >= 0 {
-                if let p = members.record(d.position) {
+                if let r = members.record(at: d.position) {
                     dying[ticket] = d
-                    let r = KeyRecord(p)
                     return .member(key: r.key, hash: r.hash)
                 }
                 d.position -= 1
@@ -296,186 +282,41 @@ public final class TagIndex {
     public func problems(entryHasTags: (Bytes, UInt32) -> Bool) -> [String] {
         var out: [String] = []
         var linkTotal = 0
-        var bytes = (keys.capacity + names.capacity) * 8
+        var bytes = keys.slotBytes + names.slotBytes
         var tagsSeen: [UnsafeMutableRawPointer: Int] = [:]
-        keys.forEach { p in
-            let r = KeyRecord(p)
+        keys.forEach { _, r in
             let name = String(decoding: r.key, as: UTF8.self)
             bytes += r.allocatedSize + r.tagArrayBytes
             if r.tagCount == 0 { out.append("key \(name) has a record without tags") }
             if !entryHasTags(r.key, r.hash) { out.append("key \(name) is indexed but has no flagged entry") }
-            if keys.find(r.key, hash: r.hash, bytesAt: KeyRecord.keyOffset) < 0 { out.append("key \(name) not findable") }
+            if keys.find(r.key, hash: r.hash) < 0 { out.append("key \(name) not findable") }
             for i in 0..<r.tagCount {
                 let t = r.tag(i)
                 linkTotal += 1
                 tagsSeen[t.raw, default: 0] += 1
-                if t.members.slot(of: p) < 0 { out.append("key \(name) missing from its tag \(String(decoding: t.name, as: UTF8.self))") }
+                if t.members.slot(of: r) < 0 { out.append("key \(name) missing from its tag \(String(decoding: t.name, as: UTF8.self))") }
                 for j in 0..<i where r.tag(j).raw == t.raw { out.append("key \(name) lists a tag twice") }
             }
             return true
         }
         if linkTotal != links { out.append("links \(links) but \(linkTotal) counted") }
         var allTags: [TagRecord] = []
-        names.forEach { allTags.append(TagRecord($0)); return true }
+        names.forEach { _, t in allTags.append(t); return true }
         for t in allTags {
             let n = String(decoding: t.name, as: UTF8.self)
             if t.dying { out.append("tag \(n) is dying but named") }
             if t.members.count == 0 { out.append("tag \(n) is live without keys") }
-            if names.find(t.name, hash: TagIndex.hash(t.name), bytesAt: TagRecord.nameOffset) < 0 { out.append("tag \(n) not findable") }
+            if names.find(t.name, hash: TagIndex.hash(t.name)) < 0 { out.append("tag \(n) not findable") }
         }
         for (_, d) in dying { allTags.append(d.tag) }
         for t in allTags {
-            bytes += t.allocatedSize + t.members.capacity * 8
+            bytes += t.allocatedSize + t.members.slotBytes
             if t.members.count != tagsSeen[t.raw, default: 0] {
                 out.append("tag \(String(decoding: t.name, as: UTF8.self)) has \(t.members.count) members, \(tagsSeen[t.raw, default: 0]) keys list it")
             }
         }
         if bytes != memoryBytes { out.append("memoryBytes \(memoryBytes) but \(bytes) counted") }
         return out
-    }
-}
-
-/// An open-addressing set of pointers to malloc'd records (linear probing, backward-shift
-/// deletion, no tombstones), each record keeping its 32-bit hash at offset 0 and its name's length
-/// (UInt32) at offset 4. A record sits in the run of occupied slots starting at its home slot
-/// `hash & mask`, as in Table, so `scan` keeps dictScan's guarantee across resizes. Slot words
-/// carry 16 hash bits above the 48-bit pointer so probes rarely dereference a non-match.
-/// A plain value: its owner must call `deallocate`.
-struct RecordSet {
-    var slots: UnsafeMutablePointer<UInt>
-    var mask: Int
-    var count = 0
-
-    static let pointerBits: UInt = (1 << 48) - 1
-    static let minCapacity = 4
-
-    init(capacity: Int = RecordSet.minCapacity) {
-        var c = RecordSet.minCapacity
-        while c < capacity { c <<= 1 }
-        slots = .allocate(capacity: c)
-        slots.initialize(repeating: 0, count: c)
-        mask = c - 1
-    }
-
-    func deallocate() { slots.deallocate() }
-
-    var capacity: Int { mask + 1 }
-
-    @inline(__always) static func tag(_ h: UInt32) -> UInt { UInt(h >> 16) << 48 }
-    @inline(__always) static func hash(_ p: UnsafeRawPointer) -> UInt32 { p.load(as: UInt32.self) }
-
-    @inline(__always)
-    func record(_ i: Int) -> UnsafeMutableRawPointer? {
-        UnsafeMutableRawPointer(bitPattern: slots[i] & RecordSet.pointerBits)
-    }
-
-    /// The slot of the record whose bytes (at `bytesAt`) equal b, or -1.
-    func find(_ b: Bytes, hash: UInt32, bytesAt: Int) -> Int {
-        var i = Int(hash) & mask
-        let tag = RecordSet.tag(hash)
-        while true {
-            let w = slots[i]
-            if w == 0 { return -1 }
-            if w & ~RecordSet.pointerBits == tag {
-                let p = UnsafeMutableRawPointer(bitPattern: w & RecordSet.pointerBits)!
-                if RecordSet.hash(p) == hash && Int(p.load(fromByteOffset: 4, as: UInt32.self)) == b.count
-                    && (b.count == 0 || memcmp(p + bytesAt, b.baseAddress!, b.count) == 0) {
-                    return i
-                }
-            }
-            i = (i + 1) & mask
-        }
-    }
-
-    /// The slot holding exactly this record, or -1.
-    func slot(of r: UnsafeMutableRawPointer) -> Int {
-        let w = UInt(bitPattern: r) | RecordSet.tag(RecordSet.hash(r))
-        var i = Int(RecordSet.hash(r)) & mask
-        while true {
-            let s = slots[i]
-            if s == 0 { return -1 }
-            if s == w { return i }
-            i = (i + 1) & mask
-        }
-    }
-
-    /// Adds a record that is not in the set.
-    mutating func insert(_ r: UnsafeMutableRawPointer) {
-        if (count + 1) * 4 > capacity * 3 { resize(capacity * 2) }
-        let h = RecordSet.hash(r)
-        var i = Int(h) & mask
-        while slots[i] != 0 { i = (i + 1) & mask }
-        slots[i] = UInt(bitPattern: r) | RecordSet.tag(h)
-        count += 1
-    }
-
-    /// Removes the record at slot (backward shift; never resizes).
-    mutating func remove(at slot: Int) {
-        count -= 1
-        var hole = slot
-        var j = (slot + 1) & mask
-        while let p = record(j) {
-            let home = Int(RecordSet.hash(p)) & mask
-            if (j - home) & mask >= (j - hole) & mask {
-                slots[hole] = slots[j]
-                hole = j
-            }
-            j = (j + 1) & mask
-        }
-        slots[hole] = 0
-    }
-
-    /// Shrinks the slot array to a load of 25-50% once it is under 12.5% (called after each
-    /// removal, so the gap keeps resizes amortized O(1)).
-    mutating func shrinkIfSparse() {
-        guard capacity > RecordSet.minCapacity && count * 8 < capacity else { return }
-        var c = RecordSet.minCapacity
-        while c < count * 2 { c <<= 1 }
-        if c < capacity { resize(c) }
-    }
-
-    mutating func resize(_ newCap: Int) {
-        let old = slots
-        let oldCap = capacity
-        slots = .allocate(capacity: newCap)
-        slots.initialize(repeating: 0, count: newCap)
-        mask = newCap - 1
-        for i in 0..<oldCap {
-            let w = old[i]
-            if w != 0 {
-                var j = Int(RecordSet.hash(UnsafeRawPointer(bitPattern: w & RecordSet.pointerBits)!)) & mask
-                while slots[j] != 0 { j = (j + 1) & mask }
-                slots[j] = w
-            }
-        }
-        old.deallocate()
-    }
-
-    /// Visits every record in slot order; body returns false to stop. The set must not change.
-    func forEach(_ body: (UnsafeMutableRawPointer) -> Bool) {
-        if count == 0 { return }
-        for i in 0...mask {
-            if let p = record(i), !body(p) { return }
-        }
-    }
-
-    /// Visits the records whose home is the cursor's bucket and returns the next cursor in
-    /// reverse-binary order (0 when done), as Table.scan does.
-    func scan(_ cursor: UInt64, _ body: (UnsafeMutableRawPointer) -> Void) -> UInt64 {
-        let m = UInt64(mask)
-        var v = cursor
-        let bucket = Int(v & m)
-        var i = bucket
-        while let p = record(i) {
-            if Int(RecordSet.hash(p)) & mask == bucket { body(p) }
-            i = (i + 1) & mask
-            if i == bucket { break }
-        }
-        v |= ~m
-        v = reverseBits(v)
-        v = v &+ 1
-        v = reverseBits(v)
-        return v
     }
 }
 
@@ -492,7 +333,7 @@ struct RecordSet {
 /// Two inline tags cost nothing for keys up to 16 bytes (a 48-byte malloc chunk either way) and
 /// save the array's chunk for the common one- and two-tag keys (measured: 151 -> 103 bytes per
 /// key with two tags).
-struct KeyRecord {
+struct KeyRecord: LengthPrefixedRecord {
     let raw: UnsafeMutableRawPointer
     init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
@@ -500,24 +341,14 @@ struct KeyRecord {
     static let inlineTags = 2
 
     static func make(key: Bytes, hash: UInt32) -> KeyRecord {
-        let size = keyOffset + key.count
-        guard let p = malloc(size) else { fatalError("out of memory allocating \(size) bytes") }
-        precondition(UInt(bitPattern: p) >> 48 == 0, "heap address above 48 bits")
-        p.storeBytes(of: hash, as: UInt32.self)
-        p.storeBytes(of: UInt32(truncatingIfNeeded: key.count), toByteOffset: 4, as: UInt32.self)
+        let p = allocate(key: key, hash: hash)
         p.storeBytes(of: UInt32(0), toByteOffset: 8, as: UInt32.self)
         p.storeBytes(of: UInt32(inlineTags), toByteOffset: 12, as: UInt32.self)
         p.storeBytes(of: UInt(0), toByteOffset: 16, as: UInt.self)
         p.storeBytes(of: UInt(0), toByteOffset: 24, as: UInt.self)
-        if key.count > 0 { memcpy(p + keyOffset, key.baseAddress!, key.count) }
         return KeyRecord(p)
     }
 
-    var hash: UInt32 { raw.load(as: UInt32.self) }
-    var key: Bytes {
-        Bytes(start: (raw + KeyRecord.keyOffset).assumingMemoryBound(to: UInt8.self),
-              count: Int(raw.load(fromByteOffset: 4, as: UInt32.self)))
-    }
     var tagCount: Int {
         get { Int(raw.load(fromByteOffset: 8, as: UInt32.self)) }
         nonmutating set { raw.storeBytes(of: UInt32(truncatingIfNeeded: newValue), toByteOffset: 8, as: UInt32.self) }
@@ -615,42 +446,37 @@ struct KeyRecord {
 ///
 ///     0  hash      UInt32  the name's hash
 ///     4  nameLen   UInt32
-///     8  members   RecordSet (24 bytes): the KeyRecords carrying the tag
+///     8  members   SlotTable<KeyRecord> (24 bytes): the KeyRecords carrying the tag
 ///     32 dying     UInt32  1 while an invalidation drains it
 ///     40 name bytes
-struct TagRecord {
+struct TagRecord: LengthPrefixedRecord {
     let raw: UnsafeMutableRawPointer
     init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
     static let membersOffset = 8
-    static let nameOffset = 40
+    static let dyingOffset = membersOffset + MemoryLayout<SlotTable<KeyRecord>>.size
+    static let keyOffset = dyingOffset + 8
 
     static func make(name: Bytes, hash: UInt32) -> TagRecord {
-        let size = nameOffset + name.count
-        guard let p = malloc(size) else { fatalError("out of memory allocating \(size) bytes") }
-        precondition(UInt(bitPattern: p) >> 48 == 0, "heap address above 48 bits")
-        p.storeBytes(of: hash, as: UInt32.self)
-        p.storeBytes(of: UInt32(truncatingIfNeeded: name.count), toByteOffset: 4, as: UInt32.self)
-        (p + membersOffset).bindMemory(to: RecordSet.self, capacity: 1).initialize(to: RecordSet())
-        p.storeBytes(of: UInt32(0), toByteOffset: 32, as: UInt32.self)
-        if name.count > 0 { memcpy(p + nameOffset, name.baseAddress!, name.count) }
+        let p = allocate(key: name, hash: hash)
+        (p + membersOffset).bindMemory(to: SlotTable<KeyRecord>.self, capacity: 1).initialize(to: SlotTable())
+        p.storeBytes(of: UInt32(0), toByteOffset: dyingOffset, as: UInt32.self)
         return TagRecord(p)
     }
 
-    var name: Bytes {
-        Bytes(start: (raw + TagRecord.nameOffset).assumingMemoryBound(to: UInt8.self),
-              count: Int(raw.load(fromByteOffset: 4, as: UInt32.self)))
-    }
+    var name: Bytes { key }
     var dying: Bool {
-        get { raw.load(fromByteOffset: 32, as: UInt32.self) != 0 }
-        nonmutating set { raw.storeBytes(of: UInt32(newValue ? 1 : 0), toByteOffset: 32, as: UInt32.self) }
+        get { raw.load(fromByteOffset: TagRecord.dyingOffset, as: UInt32.self) != 0 }
+        nonmutating set { raw.storeBytes(of: UInt32(newValue ? 1 : 0), toByteOffset: TagRecord.dyingOffset, as: UInt32.self) }
     }
-    var members: RecordSet { (raw + TagRecord.membersOffset).assumingMemoryBound(to: RecordSet.self).pointee }
+    var members: SlotTable<KeyRecord> {
+        (raw + TagRecord.membersOffset).assumingMemoryBound(to: SlotTable<KeyRecord>.self).pointee
+    }
 
     /// Changes the member set in place.
     @inline(__always)
-    func withMembers<R>(_ body: (inout RecordSet) -> R) -> R {
-        body(&(raw + TagRecord.membersOffset).assumingMemoryBound(to: RecordSet.self).pointee)
+    func withMembers<R>(_ body: (inout SlotTable<KeyRecord>) -> R) -> R {
+        body(&(raw + TagRecord.membersOffset).assumingMemoryBound(to: SlotTable<KeyRecord>.self).pointee)
     }
 
     var allocatedSize: Int { Int(tc_malloc_usable(raw)) + 8 }

@@ -64,7 +64,7 @@ final class TagIndexTests: XCTestCase {
         XCTAssertEqual(t.tagProblems(), [])
         for i in stride(from: 1, to: 1000, by: 2) { t.remove(at: find(t, key(i))) }
         t.shrinkIfSparse()
-        // Only the slot array is left (shrinking stops at 16 slots).
+        // Only the slot array is left (shrinking stops at the smallest table).
         XCTAssertEqual(t.memoryBytes, t.capacity * 8)
         XCTAssertLessThanOrEqual(t.memoryBytes, bare * 2)
     }

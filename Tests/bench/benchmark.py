@@ -9,6 +9,8 @@ from process start to the first PONG.
 
     python3 Tests/bench/benchmark.py              # everything, 3 rounds
     python3 Tests/bench/benchmark.py --rounds 5 --quick
+    python3 Tests/bench/benchmark.py --only throughput --config P16 --tests set,get --rounds 4
+    TAGCACHE_BINARY=/path/to/tagcache-server python3 Tests/bench/benchmark.py --no-build  # another build
 
 Needs redis-server, redis-benchmark and redis-cli (apt-get install redis-server redis-tools).
 """
@@ -106,10 +108,15 @@ def fmt_spread(values, digits=0):
     return f"{f.format(statistics.median(values))} ({f.format(min(values))}-{f.format(max(values))})"
 
 
+CONFIGS = {"P1": "-c 50 -P 1", "P16": "-c 50 -P 16", "c1": "-c 1"}
+
+
 def throughput(args):
     configs = [("-c 50 -P 1", 50, 1, args.requests), ("-c 50 -P 16", 50, 16, args.requests * 8),
                ("-c 1", 1, 1, max(args.requests // 4, 10000))]
-    tests = "set,get,incr,mset"
+    if args.config:
+        configs = [c for c in configs if c[0] in {CONFIGS[k] for k in args.config}]
+    tests = args.tests
     results = []
     tc = Server("tagcache")
     rd = Server("redis")
@@ -195,6 +202,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer requests and keys (a smoke run)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", choices=["throughput", "memory", "start"], action="append")
+    ap.add_argument("--config", choices=sorted(CONFIGS), action="append",
+                    help="throughput only at these client settings (P1: -c 50, P16: -c 50 -P 16, c1: -c 1)")
+    ap.add_argument("--tests", default="set,get,incr,mset", help="redis-benchmark -t list")
     args = ap.parse_args()
     if args.quick:
         args.requests, args.keys = 50000, 100000
@@ -207,6 +217,7 @@ def main():
         cpu = m.group(1) if m else platform.processor()
     print(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
     print(f"Redis: {redis_version}")
+    print(f"TagCache: {BINARY}")
     print(f"Rounds: {args.rounds}; values 32 bytes; random keys over 100k; client on the same machine\n")
     only = args.only or ["throughput", "memory", "start"]
 
