@@ -65,20 +65,26 @@ enum FileLimits {
             ])
         }
         if old >= wanted { return Outcome(maxClients: maxClients) }
-        var best = wanted
+        // Redis tries wanted, wanted - 16, wanted - 32... down to the old limit, one system call
+        // each: `CONFIG SET maxclients 4294967295` would make 268 million calls, stalling the
+        // server for minutes. A limit that can be set makes every lower one settable, so the
+        // first candidate that works is found by bisection, in about 30 calls, with the same
+        // result. The limit last set successfully is the answer's: later calls only fail.
+        let candidates = (wanted - old - 1) / 16 // candidate k is wanted - 16k, all above old
         var failure: Int32 = 0
-        while best > old {
-            // The hard limit is kept when it is already higher: lowering it cannot be undone.
-            let e = setLimit(best, max(best, hard))
-            if e == 0 { break }
-            failure = e
-            if best < 16 {
-                best = old
-                break
-            }
-            best -= 16
+        // The hard limit is kept when it is already higher: lowering it cannot be undone.
+        func attempt(_ limit: UInt64) -> Bool {
+            let e = setLimit(limit, max(limit, hard))
+            if e != 0 { failure = e }
+            return e == 0
         }
-        if best < old { best = old }
+        var low: UInt64 = 1, high = candidates + 1 // high: the first candidate known to work
+        if attempt(wanted) { high = 0 }
+        while low < high {
+            let k = low + (high - low) / 2
+            if attempt(wanted - 16 * k) { high = k } else { low = k + 1 }
+        }
+        let best = high <= candidates ? wanted - 16 * high : old
         if best >= wanted {
             return Outcome(maxClients: maxClients,
                            notice: "Increased maximum number of open files to \(wanted) (it was originally set to \(old)).")

@@ -135,6 +135,23 @@ final class FileLimitTests: XCTestCase {
         ])
         // Too low to run at all.
         XCTAssertNotNil(FileLimits.adjust(maxClients: 10, reserved: 32, current: (20, 20)) { _, _ in EPERM }.fatal)
+        // The largest maxclients: Redis's result (the first of 4294967327, 4294967311, ... that
+        // the OS accepts) in a few dozen system calls, not 268 million (CONFIG SET used to hang).
+        for ceiling: UInt64 in [1_048_576, 1_048_575, 1025, 4_294_967_327, 4_294_967_326] {
+            var calls = 0
+            let huge = FileLimits.adjust(maxClients: 4_294_967_295, reserved: 32, current: (1024, 1024)) { soft, _ in
+                calls += 1
+                return soft <= ceiling ? 0 : EPERM
+            }
+            let wanted: UInt64 = 4_294_967_327
+            var redis = wanted // what Redis's linear search settles on
+            while redis > 1024 && redis > ceiling { redis -= 16 }
+            let fits = redis > 1024 ? Int(redis) - 32 : 1024 - 32
+            XCTAssertEqual(huge.maxClients, ceiling >= wanted ? 4_294_967_295 : fits, "ceiling \(ceiling)")
+            XCTAssertLessThan(calls, 40, "ceiling \(ceiling)")
+        }
+        // Nothing can be raised: the old limit stays.
+        XCTAssertEqual(FileLimits.adjust(maxClients: 5000, reserved: 32, current: (1024, 1024)) { _, _ in EPERM }.maxClients, 992)
         // Reserve: Redis's 32 up to 8 event loops; more loops and the metrics clients add theirs.
         XCTAssertEqual(FileLimits.reserved(eventLoops: 8, metrics: false), 32)
         XCTAssertEqual(FileLimits.reserved(eventLoops: 64, metrics: false), 32 + 112)
