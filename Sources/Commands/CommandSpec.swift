@@ -9,7 +9,6 @@ public typealias CommandHandler = (CommandContext, Arguments) -> Void
 /// table (id, parent, subcommands).
 // @unchecked Sendable: lets, plus subcommands, parent and id set while the table is built, before any loop runs.
 public final class CommandSpec: @unchecked Sendable {
-    public let described: CommandDescription
     /// Lower-case own name: "get"; for a subcommand the part after '|' ("get" of "config|get").
     public let name: String
     public let nameBytes: [UInt8]
@@ -22,6 +21,8 @@ public final class CommandSpec: @unchecked Sendable {
     public weak var parent: CommandSpec?
     /// Index into the per-loop call counters (assigned by the table).
     public internal(set) var id = 0
+    /// Last, so the fields the request path reads share the object's first cache line.
+    public let described: CommandDescription
 
     /// A command and its handler; a container (CONFIG, CLIENT...) passes its subcommands and
     /// needs a handler only if it runs without one (COMMAND).
