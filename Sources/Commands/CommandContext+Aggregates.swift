@@ -62,3 +62,20 @@ extension KeySlot {
         }
     }
 }
+
+extension CommandContext {
+    /// The count of SRANDMEMBER, HRANDFIELD (and ZRANDMEMBER): an integer whose negation fits
+    /// (negative asks for repeats), as Redis's getRangeLongFromObjectOrReply; nil after replying
+    /// the error.
+    func randomCount(_ arg: Bytes) -> Int? {
+        guard let l = arg.redisInteger else {
+            notInteger()
+            return nil
+        }
+        if l == Int.min {
+            reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            return nil
+        }
+        return l
+    }
+}

@@ -216,14 +216,7 @@ public enum HashCommands {
             }
             return
         }
-        guard let l = args[2].redisInteger else {
-            ctx.notInteger()
-            return
-        }
-        if l == Int.min {
-            ctx.reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-            return
-        }
+        guard let l = ctx.randomCount(args[2]) else { return }
         var withValues = false
         if args.count > 4 || (args.count == 4 && !args[3].equalsIgnoringCase("withvalues")) {
             ctx.syntaxError()

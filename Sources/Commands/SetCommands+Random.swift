@@ -84,14 +84,7 @@ extension SetCommands {
             }
             return
         }
-        guard let l = args[2].redisInteger else {
-            ctx.notInteger()
-            return
-        }
-        if l == Int.min {
-            ctx.reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-            return
-        }
+        guard let l = ctx.randomCount(args[2]) else { return }
         ctx.withKey(args[1]) { k in
             guard let (_, found) = open(ctx, k, read: true) else { return }
             guard let s = found, l != 0 else {
