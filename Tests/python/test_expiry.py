@@ -99,8 +99,9 @@ def test_expired_keys_leave_the_keyspace(clients, key):
         c.set(key(str(i)), i, px=300)
     c.set(key("stays"), "v")
     assert c.dbsize() == 51
-    # Active expiry (no reads of these keys) brings DBSIZE down within a few seconds.
-    deadline = time.time() + 5
+    # Active expiry (no reads of these keys) brings DBSIZE down: usually within a second; the
+    # wait is long so that a loaded machine cannot fail it.
+    deadline = time.time() + 30
     while c.dbsize() != 1 and time.time() < deadline:
         time.sleep(0.1)
     assert c.dbsize() == 1
