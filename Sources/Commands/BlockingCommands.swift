@@ -73,7 +73,7 @@ public enum BlockingCommands {
     }
 
     /// True when the client may not block (inside MULTI/EXEC): it gets a timeout answer at once.
-    static func mayNotBlock(_ ctx: CommandContext) -> Bool { ctx.holdsAllShards }
+    static func mayNotBlock(_ ctx: CommandContext) -> Bool { ctx.holdsShardLocks }
 
     static func pop(_ ctx: CommandContext, _ args: Arguments, fromFront: Bool) {
         guard let deadline = timeout(ctx, args[args.count - 1]) else { return }
@@ -245,10 +245,18 @@ public enum BlockingCommands {
     static func serveMove(_ ks: Keyspace, _ b: BlockedClient, source: [UInt8], destination: [UInt8],
                           fromFront: Bool, toFront: Bool) -> Bool {
         let a = source.withUnsafeBufferPointer { ks.shardIndex(ks.hash($0)) }
-        let d = destination.withUnsafeBufferPointer { ks.shardIndex(ks.hash($0)) }
-        let order = Array(Set([a, d])).sorted()
-        for i in order { ks.shards[i].lock() }
-        defer { for i in order.reversed() { ks.shards[i].unlock() } }
+        return ks.withShardSet { set in
+            set.insert(a)
+            destination.withUnsafeBufferPointer { ks.insert($0, into: set) }
+            ks.lock(set)
+            defer { ks.unlock(set) }
+            return serveMoveLocked(ks, b, source: source, destination: destination, sourceShard: a,
+                                   fromFront: fromFront, toFront: toFront)
+        }
+    }
+
+    private static func serveMoveLocked(_ ks: Keyspace, _ b: BlockedClient, source: [UInt8], destination: [UInt8],
+                                        sourceShard a: Int, fromFront: Bool, toFront: Bool) -> Bool {
         let now = ks.clock.nowMs()
         return source.withUnsafeBufferPointer { sb in
             destination.withUnsafeBufferPointer { db in

@@ -12,7 +12,11 @@ public final class CommandContext {
     public let counters: LoopCounters
     /// Time of the current command in ms (one reading per command, as Redis does).
     public var now: Int64 = 0
-    /// True while EXEC holds every shard lock: handlers must not lock again.
+    /// True while EXEC holds the shard locks its commands need: handlers must not lock again
+    /// (and blocking commands answer at once, as inside Redis's MULTI).
+    public var holdsShardLocks = false
+    /// True while EXEC holds every shard lock (a queued command without declared keys, such as
+    /// DBSIZE or FLUSHALL, may walk the whole keyspace).
     public var holdsAllShards = false
     /// The command being executed.
     public var current: CommandSpec?
@@ -29,8 +33,8 @@ public final class CommandContext {
         self.counters = counters
     }
 
-    @inline(__always) public func lock(_ s: Shard) { if !holdsAllShards { s.lock() } }
-    @inline(__always) public func unlock(_ s: Shard) { if !holdsAllShards { s.unlock() } }
+    @inline(__always) public func lock(_ s: Shard) { if !holdsShardLocks { s.lock() } }
+    @inline(__always) public func unlock(_ s: Shard) { if !holdsShardLocks { s.unlock() } }
 
     /// Runs body with the key's shard locked and the key's table of the selected database.
     @inline(__always)
@@ -45,22 +49,36 @@ public final class CommandContext {
 
     /// Locks the shards of all keys in ascending order, runs body, unlocks. body gets a way to
     /// open any key (of any listed database) while the locks are held.
+    @inline(__always)
     public func withKeys<R>(_ keys: [Bytes], _ body: (KeyOpener) -> R) -> R {
-        var idx: [Int] = []
-        idx.reserveCapacity(keys.count)
-        for k in keys { idx.append(keyspace.shardIndex(keyspace.hash(k))) }
-        if !holdsAllShards {
-            let order = Array(Set(idx)).sorted()
-            for i in order { keyspace.shards[i].lock() }
-            defer { for i in order.reversed() { keyspace.shards[i].unlock() } }
+        withKeys(count: keys.count, { keys[$0] }, body)
+    }
+
+    /// withKeys over args[first], args[first + step], ... (MSET's keys, DEL's): no key array.
+    @inline(__always)
+    public func withKeys<R>(_ args: Arguments, from first: Int, step: Int = 1, _ body: (KeyOpener) -> R) -> R {
+        withKeys(count: (args.count - first + step - 1) / step, { args[first + $0 * step] }, body)
+    }
+
+    /// The keys are key(0..<count); their shards go into a ShardSet on the stack.
+    @inline(__always)
+    public func withKeys<R>(count: Int, _ key: (Int) -> Bytes, _ body: (KeyOpener) -> R) -> R {
+        if holdsShardLocks { return body(KeyOpener(self)) }
+        let ks = keyspace
+        return ks.withShardSet { set in
+            for i in 0..<count { ks.insert(key(i), into: set) }
+            ks.lock(set)
+            defer { ks.unlock(set) }
             return body(KeyOpener(self))
         }
-        return body(KeyOpener(self))
     }
 
     /// Locks all shards (unless EXEC already holds them) for whole-keyspace commands.
     public func withAllShards<R>(_ body: () -> R) -> R {
         if holdsAllShards { return body() }
+        // EXEC holding only its keys' shards never runs a whole-keyspace command (such
+        // commands declare no keys, and a transaction with one takes every shard).
+        assert(!holdsShardLocks, "a whole-keyspace command inside EXEC that holds only some shards")
         keyspace.lockAll()
         defer { keyspace.unlockAll() }
         return body()

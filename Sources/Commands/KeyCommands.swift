@@ -57,12 +57,9 @@ public enum KeyCommands {
     @inline(__always)
     static func forEachKey(_ ctx: CommandContext, _ args: Arguments, _ body: (KeySlot) -> Bool) -> Int {
         if args.count == 2 { return ctx.withKey(args[1]) { body($0) ? 1 : 0 } }
-        var keys: [Bytes] = []
-        keys.reserveCapacity(args.count - 1)
-        for i in 1..<args.count { keys.append(args[i]) }
-        return ctx.withKeys(keys) { opener in
+        return ctx.withKeys(args, from: 1) { opener in
             var n = 0
-            for k in keys where body(opener.open(k)) { n += 1 }
+            for i in 1..<args.count where body(opener.open(args[i])) { n += 1 }
             return n
         }
     }

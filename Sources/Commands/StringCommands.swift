@@ -75,10 +75,9 @@ public enum StringCommands {
             ctx.withKey(args[1]) { k in mgetOne(ctx, k) }
             return
         }
-        let keys = (1..<args.count).map { args[$0] }
-        ctx.withKeys(keys) { opener in
-            ctx.reply.array(keys.count)
-            for key in keys { mgetOne(ctx, opener.open(key)) }
+        ctx.withKeys(args, from: 1) { opener in
+            ctx.reply.array(args.count - 1)
+            for i in 1..<args.count { mgetOne(ctx, opener.open(args[i])) }
         }
     }
 
@@ -248,13 +247,9 @@ public enum StringCommands {
             ctx.wrongArity()
             return
         }
-        var keys: [Bytes] = []
-        keys.reserveCapacity(args.count / 2)
-        var i = 1
-        while i < args.count { keys.append(args[i]); i += 2 }
-        ctx.withKeys(keys) { opener in
+        ctx.withKeys(args, from: 1, step: 2) { opener in
             if onlyIfNoneExist {
-                for key in keys where opener.open(key).find() >= 0 {
+                for i in stride(from: 1, to: args.count, by: 2) where opener.open(args[i]).find() >= 0 {
                     ctx.reply.integer(0)
                     return
                 }
