@@ -125,6 +125,11 @@ public final class ClientState: @unchecked Sendable {
 /// Commands queued between MULTI and EXEC.
 public final class MultiState {
     public var queue: [(CommandSpec, OwnedArguments)] = []
+    /// The shards of the queued commands' keys (as their key specs find them), which EXEC
+    /// locks; unused once `allShards` is set.
+    public var shards: [Int] = []
+    /// A queued command declares no keys, or keys its specs cannot find: EXEC locks every shard.
+    public var allShards = false
     /// A command failed to queue (unknown, wrong arity): EXEC answers EXECABORT.
     public var dirty = false
     public init() {}

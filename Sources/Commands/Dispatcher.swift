@@ -47,6 +47,7 @@ public enum Dispatcher {
             if !TransactionCommands.runsInsideMulti(spec) {
                 let owned = args.copy()
                 m.queue.append((spec, owned))
+                TransactionCommands.noteShards(of: spec, args, in: m, keyspace: ctx.keyspace)
                 client.multiQueued = m.queue.count
                 client.multiBytes += owned.byteCount
                 ctx.reply.queued()

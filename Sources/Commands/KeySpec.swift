@@ -41,6 +41,14 @@ public struct KeySpec: Sendable {
         self.notes = notes
     }
 
+    /// Whether keys(...) finds every key this spec stands for (not `incomplete`, nothing unknown).
+    var findsEveryKey: Bool {
+        if flags.contains(.incomplete) { return false }
+        if case .unknown = begin { return false }
+        if case .unknown = find { return false }
+        return true
+    }
+
     /// The positions (in a request of argc arguments) of the keys, with their flags, as Redis's
     /// getKeysUsingKeySpecs finds them; nil when the request does not fit the specs.
     static func keys(_ specs: [KeySpec], argc: Int, _ arg: (Int) -> Bytes) -> [(Int, Flags)]? {
