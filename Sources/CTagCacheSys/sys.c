@@ -247,3 +247,11 @@ uint64_t tc_random(void) {
     s[3] = tc_rotl(s[3], 45);
     return result;
 }
+
+#include <sched.h>
+int tc_affinity_cpus(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return CPU_COUNT(&set);
+}

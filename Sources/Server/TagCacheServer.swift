@@ -160,7 +160,7 @@ public final class TagCacheServer: @unchecked Sendable {
     @discardableResult
     public func start(handleSignals: Bool = false) throws -> Int {
         var n = config[.eventLoops]
-        if n == 0 { n = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 64)) }
+        if n == 0 { n = UsableCores.defaultEventLoops() }
         let metricsWanted = config[.metricsPort]
         try fitMaxClientsToFileLimit(eventLoops: n, metrics: metricsWanted > 0)
         let hosts = config[.bind].split(separator: " ").map { String($0) }
@@ -196,6 +196,7 @@ public final class TagCacheServer: @unchecked Sendable {
             fclose(f)
         }
         log.notice("Running mode=standalone, port=\(port).")
+        log.notice("\(loops.count) event loop\(loops.count == 1 ? "" : "s") (event-loops \(config[.eventLoops]), \(UsableCores.count()) usable core\(UsableCores.count() == 1 ? "" : "s")).")
         if metricsPort > 0 { log.notice("Serving Prometheus metrics on port \(metricsPort) (GET /metrics).") }
         keyspace.otherMemory.store(Int(tc_malloc_used()), ordering: .relaxed)
         log.notice("Server initialized")

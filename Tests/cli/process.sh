@@ -39,7 +39,7 @@ start() {
     shift
     PORT=$(free_port)
     LOG="$TMP/$name.log"
-    "$BIN" --port "$PORT" --bind 127.0.0.1 --logfile "$LOG" "$@" >"$TMP/$name.stdout" 2>"$TMP/$name.stderr" &
+    ${RUN_PREFIX:-} "$BIN" --port "$PORT" --bind 127.0.0.1 --logfile "$LOG" "$@" >"$TMP/$name.stdout" 2>"$TMP/$name.stderr" &
     PID=$!
     for ((i = 0; i < 100; i++)); do
         grep -q "Ready to accept connections" "$LOG" 2>/dev/null && return 0
@@ -107,6 +107,20 @@ if start debug --loglevel debug; then
     expect_log "debug: clients and memory every 5 s" " \. 0 clients connected \(0 replicas\), [0-9]+ bytes in use$"
     expect_log "debug: keys expired and evicted per second" \
         " \. Cron: 1 keys expired \([0-9.]+/s\), 0 keys evicted \(0\.00/s\) in the last [0-9.]+ s$"
+fi
+
+# --- event-loops 0 counts the cores the server may use, not the machine's ------------------
+if command -v taskset >/dev/null; then
+    RUN_PREFIX="taskset -c 0"
+    if start pinned; then
+        stop
+        expect_log "taskset -c 0: one event loop" " \* 1 event loop \(event-loops 0, 1 usable core\)\.$"
+    fi
+    RUN_PREFIX=""
+    if start loops2 --event-loops 2; then
+        stop
+        expect_log "event-loops 2: two loops" " \* 2 event loops \(event-loops 2, [0-9]+ usable cores?\)\.$"
+    fi
 fi
 
 # --- Tests/run.sh keeps the logs on --help and on a bad argument ----------------------------

@@ -62,6 +62,8 @@ size_t tc_malloc_usable(void *p);
 int tc_malloc_trim(void);
 double tc_cpu_user_seconds(void);
 double tc_cpu_sys_seconds(void);
+/// CPUs this process may run on (sched_getaffinity), 0 when unknown.
+int tc_affinity_cpus(void);
 
 /// Counters written by one thread and read by others (INFO): relaxed atomics, no lock prefix.
 static inline int64_t tc_counter_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
