@@ -2,14 +2,16 @@
 """TagCache vs redis-server on this machine, in one run.
 
 Builds TagCache in release, starts it and redis-server 7 with comparable settings on ephemeral
-ports, and runs redis-benchmark against each in alternation for several rounds. Prints medians,
-min-max spreads and TagCache/Redis ratios taken per adjacent pair of runs (so background noise
-hits both sides alike), memory per key for 1,000,000 keys (with and without a TTL), and the time
-from process start to the first PONG.
+ports, and runs redis-benchmark against each in alternation for several rounds, one test at a
+time. Prints medians, min-max spreads and TagCache/Redis ratios taken per adjacent pair of runs
+(so background noise hits both sides alike), the server CPU each request cost (the process's
+utime+stime over the run: the efficiency figure, fairest on a shared machine), memory per key
+for 1,000,000 keys (with and without a TTL), and the time from process start to the first PONG.
 
     python3 Tests/bench/benchmark.py              # everything, 3 rounds
     python3 Tests/bench/benchmark.py --rounds 5 --quick
     python3 Tests/bench/benchmark.py --only throughput --config P16 --tests set,get --rounds 4
+    python3 Tests/bench/benchmark.py --only throughput --pinned --tests set,get,mget,exec   # 1 core each
     TAGCACHE_BINARY=/path/to/tagcache-server python3 Tests/bench/benchmark.py --no-build  # another build
 
 Needs redis-server, redis-benchmark and redis-cli (apt-get install redis-server redis-tools).
@@ -49,16 +51,17 @@ def ping(port, timeout=0.05):
 class Server:
     """A server process: tagcache or redis."""
 
-    def __init__(self, kind, extra=()):
+    def __init__(self, kind, extra=(), args=None):
         self.kind = kind
         self.port = free_port()
+        pin = ["taskset", "-c", args.server_cpus] if args is not None and args.pinned else []
         if kind == "tagcache":
             cmd = [BINARY, "--port", str(self.port), "--loglevel", "warning"] + list(extra)
         else:
             cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--loglevel", "warning"] + list(extra)
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(pin + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while not ping(self.port):
             if time.time() > deadline or self.proc.poll() is not None:
@@ -89,18 +92,97 @@ class Server:
             self.proc.kill()
 
 
-def redis_benchmark(port, tests, clients, pipeline, requests):
-    cmd = ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests), "-c", str(clients),
-           "-P", str(pipeline), "-r", "100000", "-d", "32", "--csv"]
+# Workloads redis-benchmark has no test for, run as its custom commands (every __rand_int__ is
+# drawn on its own, so the 10 keys differ).
+TEN_KEYS = " ".join("key:__rand_int__" for _ in range(10))
+CUSTOM = {
+    "mget": ["MGET"] + TEN_KEYS.split(),
+    "del": ["DEL"] + TEN_KEYS.split(),
+}
+# EXEC of 5 commands: redis-benchmark sends one command at a time, so exec_load below drives it.
+EXEC_COMMANDS = [["SET", "tx:{i}:a", "v" * 32], ["SET", "tx:{i}:b", "v" * 32], ["GET", "tx:{i}:a"],
+                 ["GET", "tx:{i}:b"], ["EXPIRE", "tx:{i}:a", "100"]]
+
+
+def client_prefix(args):
+    return ["taskset", "-c", args.client_cpus] if args.pinned else []
+
+
+def redis_benchmark(port, test, clients, pipeline, requests, args):
+    cmd = client_prefix(args) + ["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", str(clients),
+                                 "-P", str(pipeline), "-r", "100000", "-d", "32", "--csv"]
+    cmd += CUSTOM[test] if test in CUSTOM else ["-t", test]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
-    rows = {}
     for line in out.splitlines():
         parts = [p.strip('"') for p in line.split(",")]
         if len(parts) < 8 or parts[0] == "test":
             continue
-        name = parts[0].split(" ")[0]
-        rows[name] = {"rps": float(parts[1]), "p50": float(parts[4]), "p99": float(parts[6])}
-    return rows
+        return {"rps": float(parts[1]), "p50": float(parts[4]), "p99": float(parts[6])}
+    raise RuntimeError(f"redis-benchmark printed no result for {test}: {out[-300:]}")
+
+
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def exec_load(port, clients, pipeline, transactions, args):
+    """MULTI, the 5 commands of EXEC_COMMANDS, EXEC: `pipeline` transactions per write on each of
+    `clients` connections, the next write once every reply of the previous one arrived (as
+    redis-benchmark does). Runs in a child process (pinned like redis-benchmark) and checks the
+    replies byte for byte before counting them."""
+    code = r'''
+import selectors, socket, sys, time
+port, clients, pipeline, total = map(int, sys.argv[1:5])
+batches, expect = [], None
+for c in range(clients):
+    tx = []
+    for p in range(pipeline):
+        i = c * pipeline + p
+        cmds = [[a.replace("{i}", str(i)) for a in cmd] for cmd in CMDS]
+        tx.append(RESP("MULTI") + b"".join(RESP(*cmd) for cmd in cmds) + RESP("EXEC"))
+    batches.append(b"".join(tx))
+one = b"+OK\r\n" + b"+QUEUED\r\n" * 5 + b"*5\r\n+OK\r\n+OK\r\n$32\r\n" + b"v" * 32 + b"\r\n$32\r\n" + b"v" * 32 + b"\r\n:1\r\n"
+expect = one * pipeline
+sel = selectors.DefaultSelector()
+socks = []
+for c in range(clients):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.setblocking(False)
+    socks.append(s)
+    sel.register(s, selectors.EVENT_READ, [c, bytearray()])
+sent = 0
+t0 = time.perf_counter()
+for c, s in enumerate(socks):
+    s.sendall(batches[c]); sent += pipeline
+done, checked = 0, False
+while done < total:
+    for key, _ in sel.select():
+        c, buf = key.data
+        buf += key.fileobj.recv(1 << 16)
+        while len(buf) >= len(expect):
+            if not checked:
+                if bytes(buf[:len(expect)]) != expect:
+                    sys.exit("unexpected reply: %r" % bytes(buf[:200]))
+                checked = True
+            del buf[:len(expect)]
+            done += pipeline
+            if sent < total:
+                key.fileobj.sendall(batches[c]); sent += pipeline
+elapsed = time.perf_counter() - t0
+print(done / elapsed)
+'''
+    import inspect
+    code = inspect.getsource(resp).replace("def resp(", "def RESP(") + f"CMDS = {EXEC_COMMANDS!r}\n" + code
+    cmd = client_prefix(args) + [sys.executable, "-c", code, str(port), str(clients), str(pipeline), str(transactions)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"exec load failed: {r.stderr[-300:]}")
+    return {"rps": float(r.stdout.strip()), "p50": 0.0, "p99": 0.0}
 
 
 def fmt_spread(values, digits=0):
@@ -116,34 +198,34 @@ def throughput(args):
                ("-c 1", 1, 1, max(args.requests // 4, 10000))]
     if args.config:
         configs = [c for c in configs if c[0] in {CONFIGS[k] for k in args.config}]
-    tests = args.tests
+    tests = args.tests.split(",")
     results = []
-    tc = Server("tagcache")
-    rd = Server("redis")
+    tc = Server("tagcache", args.tagcache_arg, args)
+    rd = Server("redis", (), args)
     try:
         for label, clients, pipeline, n in configs:
             per = {}
-            cores = {"tagcache": [], "redis": []}
             for r in range(args.rounds):
                 order = [tc, rd] if r % 2 == 0 else [rd, tc]
-                got = {}
-                for s in order:
-                    c0, t0 = s.cpu_seconds(), time.time()
-                    got[s.kind] = redis_benchmark(s.port, tests, clients, pipeline, n)
-                    cores[s.kind].append((s.cpu_seconds() - c0) / (time.time() - t0))
-                for name in got["tagcache"]:
-                    if name not in got["redis"]:
-                        continue
-                    e = per.setdefault(name, {"tc": [], "rd": [], "ratio": [], "tc99": [], "rd99": []})
-                    a, b = got["tagcache"][name], got["redis"][name]
-                    e["tc"].append(a["rps"])
-                    e["rd"].append(b["rps"])
-                    e["ratio"].append(a["rps"] / b["rps"])
-                    e["tc99"].append(a["p99"])
-                    e["rd99"].append(b["p99"])
-                    e.setdefault("tc50", []).append(a["p50"])
-                    e.setdefault("rd50", []).append(b["p50"])
-            results.append((label, per, cores))
+                for test in tests:
+                    # Transactions are 7 commands each: a seventh as many keeps the run as long.
+                    count = max(n // 7, 1000) if test == "exec" else n
+                    got = {}
+                    for s in order:
+                        c0 = s.cpu_seconds()
+                        if test == "exec":
+                            got[s.kind] = exec_load(s.port, clients, pipeline, count, args)
+                        else:
+                            got[s.kind] = redis_benchmark(s.port, test, clients, pipeline, count, args)
+                        got[s.kind]["us"] = (s.cpu_seconds() - c0) / count * 1e6
+                    e = per.setdefault(test.upper(), {})
+                    a, b = got["tagcache"], got["redis"]
+                    for key, value in (("tc", a["rps"]), ("rd", b["rps"]), ("ratio", a["rps"] / b["rps"]),
+                                       ("tc99", a["p99"]), ("rd99", b["p99"]), ("tc50", a["p50"]),
+                                       ("rd50", b["p50"]), ("tcus", a["us"]), ("rdus", b["us"]),
+                                       ("usratio", a["us"] / b["us"] if b["us"] else 0.0)):
+                        e.setdefault(key, []).append(value)
+            results.append((label, per))
     finally:
         tc.stop()
         rd.stop()
@@ -204,7 +286,14 @@ def main():
     ap.add_argument("--only", choices=["throughput", "memory", "start"], action="append")
     ap.add_argument("--config", choices=sorted(CONFIGS), action="append",
                     help="throughput only at these client settings (P1: -c 50, P16: -c 50 -P 16, c1: -c 1)")
-    ap.add_argument("--tests", default="set,get,incr,mset", help="redis-benchmark -t list")
+    ap.add_argument("--tests", default="set,get,incr,mset",
+                    help="redis-benchmark -t names, and mget / del (10 keys each) and exec (MULTI, 5 commands, EXEC)")
+    ap.add_argument("--pinned", action="store_true",
+                    help="servers on --server-cpus, the client on --client-cpus (taskset)")
+    ap.add_argument("--server-cpus", default="0")
+    ap.add_argument("--client-cpus", default="1")
+    ap.add_argument("--tagcache-arg", action="append", default=[],
+                    help="an extra TagCache argument, repeatable (e.g. --tagcache-arg=--event-loops --tagcache-arg=1)")
     args = ap.parse_args()
     if args.quick:
         args.requests, args.keys = 50000, 100000
@@ -222,10 +311,10 @@ def main():
     only = args.only or ["throughput", "memory", "start"]
 
     if "throughput" in only:
-        for label, per, cores in throughput(args):
-            print(f"### redis-benchmark {label}")
-            print(f"cores used (median): TagCache {statistics.median(cores['tagcache']):.2f}, "
-                  f"Redis {statistics.median(cores['redis']):.2f}\n")
+        for label, per in throughput(args):
+            print(f"### redis-benchmark {label}" + (f", server on cpu {args.server_cpus}, client on cpu {args.client_cpus}"
+                                                    if args.pinned else ""))
+            print("server CPU per request in µs (utime+stime of the server process over the run)\n")
             if label == "-c 1":
                 print("| test | TagCache p50 ms | Redis p50 ms | TagCache p99 ms | Redis p99 ms | TagCache rps | ratio |")
                 print("|---|---|---|---|---|---|---|")
@@ -234,10 +323,12 @@ def main():
                           f"{statistics.median(e['tc99']):.3f} | {statistics.median(e['rd99']):.3f} | "
                           f"{fmt_spread(e['tc'])} | {fmt_spread(e['ratio'], 2)} |")
             else:
-                print("| test | TagCache req/s | Redis req/s | TagCache/Redis |")
-                print("|---|---|---|---|")
+                print("| test | TagCache req/s | Redis req/s | TagCache/Redis | TagCache µs/req | Redis µs/req | CPU ratio |")
+                print("|---|---|---|---|---|---|---|")
                 for name, e in per.items():
-                    print(f"| {name} | {fmt_spread(e['tc'])} | {fmt_spread(e['rd'])} | {fmt_spread(e['ratio'], 2)} |")
+                    print(f"| {name} | {fmt_spread(e['tc'])} | {fmt_spread(e['rd'])} | {fmt_spread(e['ratio'], 2)} | "
+                          f"{statistics.median(e['tcus']):.2f} | {statistics.median(e['rdus']):.2f} | "
+                          f"{statistics.median(e['usratio']):.2f} |")
             print()
             sys.stdout.flush()
 
