@@ -21,6 +21,13 @@ public final class CommandSpec: @unchecked Sendable {
     public weak var parent: CommandSpec?
     /// Index into the per-loop call counters (assigned by the table).
     public internal(set) var id = 0
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT,
+    /// RESET), as Redis's processCommand decides.
+    public let runsInsideMulti: Bool
+    /// Where the keys are when the key specs put them at fixed positions (first, last with a
+    /// negative last counted from the end, step), as COMMAND INFO's legacy range; nil when they
+    /// move (keyword or key-count specs) or the command declares none.
+    public let keyRange: (first: Int, last: Int, step: Int)?
     /// Last, so the fields the request path reads share the object's first cache line.
     public let described: CommandDescription
 
@@ -31,7 +38,15 @@ public final class CommandSpec: @unchecked Sendable {
         self.name = String(described.name.split(separator: "|").last ?? "")
         self.nameBytes = Array(name.utf8)
         self.arity = described.arity
-        self.flags = described.legacyRange.movable ? described.flags.union(.movableKeys) : described.flags
+        let legacy = described.legacyRange
+        self.flags = legacy.movable ? described.flags.union(.movableKeys) : described.flags
+        runsInsideMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(described.name)
+        let fixed = described.keySpecs.allSatisfy { s in
+            guard s.findsEveryKey, case let .range(_, _, limit) = s.find else { return false }
+            return limit <= 1
+        }
+        keyRange = !described.keySpecs.isEmpty && !legacy.movable && fixed && legacy.first > 0
+            ? (legacy.first, legacy.last, max(legacy.step, 1)) : nil
         self.handler = handler ?? { ctx, _ in ctx.wrongArity() } // unreachable: the arity check comes first
         self.subcommands = subcommands
         for s in subcommands {

@@ -44,7 +44,7 @@ public enum Dispatcher {
                 reject(ctx, "ERR Command not allowed inside a transaction", spec: spec)
                 return
             }
-            if !TransactionCommands.runsInsideMulti(spec) {
+            if !spec.runsInsideMulti {
                 let owned = args.copy()
                 m.queue.append((spec, owned))
                 TransactionCommands.noteShards(of: spec, args, in: m, keyspace: ctx.keyspace)

@@ -8,13 +8,6 @@ import Store
 /// Locking only its own shards keeps a transaction on two keys from taking all 64 locks (the
 /// cost that made EXEC of 5 commands 1.5x Redis's CPU) and from stalling the other loops.
 public enum TransactionCommands {
-    /// Commands that run at once inside MULTI instead of being queued (as Redis's processCommand).
-    static func runsInsideMulti(_ spec: CommandSpec) -> Bool {
-        let n = spec.parent?.name ?? spec.name
-        return n == "exec" || n == "discard" || n == "multi" || n == "watch" || n == "quit" || n == "reset"
-    }
-
-
     public static let all: [CommandSpec] = [
         CommandSpec(.multi, multi),
         CommandSpec(.exec, exec),
@@ -89,6 +82,13 @@ public enum TransactionCommands {
     /// Records the shards a queued command's keys fall in, or that it needs them all.
     static func noteShards(of spec: CommandSpec, _ args: Arguments, in m: MultiState, keyspace ks: Keyspace) {
         if m.allShards { return }
+        if let r = spec.keyRange {
+            let last = r.last < 0 ? args.count + r.last : r.last
+            if r.first <= last && last < args.count {
+                for i in stride(from: r.first, through: last, by: r.step) { m.shards.append(ks.shardIndex(ks.hash(args[i]))) }
+                return
+            }
+        }
         let specs = spec.described.keySpecs
         guard !specs.isEmpty, specs.allSatisfy(\.findsEveryKey),
               let keys = KeySpec.keys(specs, argc: args.count, { args[$0] }), !keys.isEmpty else {

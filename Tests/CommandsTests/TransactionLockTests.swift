@@ -1,4 +1,5 @@
-import Commands
+@testable import Commands
+import RESP
 import Dispatch
 import Store
 import XCTest
@@ -76,5 +77,29 @@ final class TransactionLockTests: HandlerTestCase {
             guard case let .array(items)? = r.reply else { return XCTFail("\(keyless): \(String(describing: r.reply))") }
             XCTAssertEqual(items.count, 2)
         }
+    }
+
+    /// The fixed key range EXEC uses when a command is queued finds the same keys as the key
+    /// specs (COMMAND GETKEYS's way), for every command that has one, at every argument count.
+    func testKeyRangeFindsWhatTheKeySpecsFind() throws {
+        var checked = 0
+        for spec in table.allSpecs {
+            guard let r = spec.keyRange else { continue }
+            let counts = spec.arity > 0 ? [spec.arity] : Array((-spec.arity)...(-spec.arity + 5))
+            for argc in counts {
+                let words = (0..<argc).map { Array("a\($0)".utf8) }
+                let owned = OwnedArguments(values: words)
+                let viaSpecs: [Int]? = owned.withArguments { args in
+                    KeySpec.keys(spec.described.keySpecs, argc: args.count, { args[$0] })?.map(\.0)
+                }
+                let last = r.last < 0 ? argc + r.last : r.last
+                let viaRange = r.first <= last && last < argc ? Array(stride(from: r.first, through: last, by: r.step)) : nil
+                if let viaRange, let viaSpecs {
+                    XCTAssertEqual(viaRange, viaSpecs.sorted(), "\(spec.fullName) with \(argc) arguments")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 100)
     }
 }
