@@ -66,7 +66,8 @@ public final class CommandContext {
         if holdsShardLocks { return body(KeyOpener(self)) }
         let ks = keyspace
         return ks.withShardSet { set in
-            for i in 0..<count { ks.insert(key(i), into: set) }
+            let db = client.db
+            for i in 0..<count { ks.insert(key(i), into: set, prefetchIn: db) }
             ks.lock(set)
             defer { ks.unlock(set) }
             return body(KeyOpener(self))

@@ -326,3 +326,34 @@ public func parseDecimalDigits(_ b: Bytes, from start: Int) -> UInt64? {
 }
 
 import Glibc
+
+extension RequestParser {
+    /// The second argument (for most commands, the key) of the next request in b, when that
+    /// request is a multibulk whose first two arguments are already in b; nil otherwise. Reads
+    /// nothing past b's bytes and changes nothing: the connection uses it to prefetch the next
+    /// command's key while the current one runs (Store/HomeCells.swift).
+    @inlinable
+    public static func peekSecondArgument(_ b: ByteBuffer) -> Bytes? {
+        let n = b.readableCount
+        let p = UnsafePointer(b.readPointer)
+        var i = 0
+        // "*<count>\r\n" then two "$<len>\r\n<bytes>\r\n"; lengths of up to 9 digits.
+        @inline(__always) func number(_ lead: UInt8) -> Int? {
+            guard i < n, p[i] == lead else { return nil }
+            i += 1
+            var v = 0, digits = 0
+            while i < n, p[i] >= 48, p[i] <= 57, digits < 9 {
+                v = v * 10 + Int(p[i] - 48)
+                i += 1
+                digits += 1
+            }
+            guard digits > 0, i + 1 < n, p[i] == 13, p[i + 1] == 10 else { return nil }
+            i += 2
+            return v
+        }
+        guard let count = number(42), count >= 2, let nameLength = number(36) else { return nil }
+        i += nameLength + 2
+        guard let keyLength = number(36), i + keyLength <= n else { return nil }
+        return Bytes(start: p + i, count: keyLength)
+    }
+}

@@ -152,7 +152,8 @@ final class Connection {
     func processInput() {
         borrowOutputBlock()
         let limit = loop.settings.outputBackpressure
-        let clock = context.keyspace.clock
+        let keyspace = context.keyspace
+        let clock = keyspace.clock
         context.now = clock.nowMs()
         var sinceClock = 0
         while !client.closeAfterReply && client.blocked == nil {
@@ -171,6 +172,10 @@ final class Connection {
             // authenticated; the authenticated majority pays one load.
             switch parser.next(input, authenticated: client.authenticated || context.server.requirePass == nil) {
             case let .command(args):
+                // The next pipelined request's key: its home slot loads while this one runs.
+                if input.readableCount > 0, let next = RequestParser.peekSecondArgument(input) {
+                    keyspace.prefetch(next, db: client.db)
+                }
                 Dispatcher.execute(context, args)
                 if let b = client.blocked { didBlock(b) }
             case .needMore:

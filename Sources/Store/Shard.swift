@@ -7,6 +7,8 @@ public final class Shard: @unchecked Sendable {
     public let index: Int
     public let mutex = ShardLock()
     @usableFromInline var tables: [Table?]
+    /// Per database, where its table's slot array is published for prefetching (HomeCells).
+    public let homeCells: UnsafeMutablePointer<UInt>
 
     public var stats = ShardStats()
     /// Clients blocked on this shard's keys (set once by the keyspace).
@@ -30,9 +32,13 @@ public final class Shard: @unchecked Sendable {
     init(index: Int, databases: Int, total: MemoryTotal = MemoryTotal()) {
         self.index = index
         tables = Array(repeating: nil, count: databases)
+        homeCells = .allocate(capacity: databases)
+        homeCells.initialize(repeating: 0, count: databases)
         meter = MemoryMeter(total: total)
         random = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1)
     }
+
+    deinit { homeCells.deallocate() }
 
     @inline(__always) public func lock() { mutex.lock() }
     @inline(__always) public func unlock() {
@@ -60,12 +66,14 @@ public final class Shard: @unchecked Sendable {
         t.s3fifo = accessMode == .s3fifo
         t.meter = meter
         tables[db] = t
+        t.homeCell = homeCells + db
         return t
     }
 
     /// Takes db's table out of the shard (its bytes leave the meter).
     func dropTable(_ db: Int) {
         tables[db]?.meter = nil
+        tables[db]?.homeCell = nil
         tables[db] = nil
     }
 
@@ -208,7 +216,13 @@ public final class Shard: @unchecked Sendable {
     }
 
     /// Swaps the tables of two databases (SWAPDB).
-    public func swapTables(_ a: Int, _ b: Int) { tables.swapAt(a, b) }
+    public func swapTables(_ a: Int, _ b: Int) {
+        tables.swapAt(a, b)
+        for db in [a, b] {
+            tables[db]?.homeCell = nil
+            tables[db]?.homeCell = homeCells + db
+        }
+    }
 
     /// Drops every key of db.
     public func flush(_ db: Int, now: Int64) {

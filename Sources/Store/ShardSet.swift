@@ -58,6 +58,15 @@ extension Keyspace {
         set.insert(shardIndex(hash(key)))
     }
 
+    /// Adds the shard of key to set and starts loading the key's home slot in db (a command
+    /// about to read several keys then waits for their cache misses together, not in turn).
+    @inlinable @inline(__always)
+    public func insert(_ key: UnsafeBufferPointer<UInt8>, into set: ShardSet, prefetchIn db: Int) {
+        let h = hash(key)
+        set.insert(shardIndex(h))
+        prefetch(hash: h, db: db)
+    }
+
     /// Locks every shard of set in ascending order.
     @inlinable @inline(__always)
     public func lock(_ set: ShardSet) { set.forEach { shards[$0].lock() } }

@@ -1,3 +1,4 @@
+import CTagCacheSys
 import Glibc
 
 /// One database's keys inside one shard: a SlotTable of entry pointers (linear probing,
@@ -49,6 +50,22 @@ public final class Table {
     var smallHand = 0
     var mainHand = 0
 
+    /// Where this table publishes its slot array for prefetching (its shard's cell for its
+    /// database), nil outside a shard; leaving a cell empties it.
+    var homeCell: UnsafeMutablePointer<UInt>? {
+        didSet {
+            if oldValue == homeCell { return }
+            if let old = oldValue { tc_home_cell_store(old, 0) }
+            publishHome()
+        }
+    }
+
+    /// Publishes the slot array's address and size to homeCell (after every resize).
+    func publishHome() {
+        guard let c = homeCell else { return }
+        tc_home_cell_store(c, UInt(bitPattern: slots.words) | UInt(slots.mask.nonzeroBitCount) << 48)
+    }
+
     public init(capacity: Int = 8) {
         slots = SlotTable(capacity: capacity)
         entryBytes = slots.slotBytes
@@ -73,7 +90,10 @@ public final class Table {
     func resizing<R>(_ body: (inout SlotTable<Entry>) -> R) -> R {
         let before = slots.slotBytes
         let r = body(&slots)
-        if slots.slotBytes != before { entryBytes += slots.slotBytes - before }
+        if slots.slotBytes != before {
+            entryBytes += slots.slotBytes - before
+            publishHome()
+        }
         return r
     }
 

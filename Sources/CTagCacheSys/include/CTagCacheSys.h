@@ -72,6 +72,21 @@ static inline void tc_counter_add(int64_t *p, int64_t v) {
 }
 static inline void tc_counter_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 
+/// Home-slot prefetching (Store/HomeCells.swift). A cell holds a table's slot array address in
+/// its low 48 bits and log2 of its capacity above, published with a relaxed atomic store under
+/// the shard's lock. A reader on another thread loads it without the lock and prefetches the
+/// key's home slot: a stale address is harmless, since a prefetch never faults nor changes
+/// memory, and the command that follows reads the slot under the lock.
+static inline void tc_home_cell_store(uintptr_t *cell, uintptr_t v) { __atomic_store_n(cell, v, __ATOMIC_RELAXED); }
+static inline void tc_prefetch_home(const uintptr_t *cell, uint32_t hash) {
+    uintptr_t v = __atomic_load_n(cell, __ATOMIC_RELAXED);
+    if (v == 0) return;
+    uintptr_t mask = ((uintptr_t)1 << (v >> 48)) - 1;
+    __builtin_prefetch((const void *)((v & (((uintptr_t)1 << 48) - 1)) + ((uintptr_t)(hash & mask) << 3)));
+}
+/// Prefetches the cache line at p (an entry whose slot word was just read under the lock).
+static inline void tc_prefetch(const void *p) { __builtin_prefetch(p); }
+
 /// A cheap timestamp for per-command timing: the CPU's time-stamp counter where there is one
 /// (a few ns, no syscall), else the monotonic clock in ns. tc_ticks_per_us converts.
 #if defined(__x86_64__)
