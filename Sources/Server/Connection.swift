@@ -49,10 +49,12 @@ final class Connection {
                                  server: server, counters: loop.counters)
         context.maxStringLength = loop.settings.protocolLimits.maxBulkLength
         published = PublishedConnection(client)
-        let ref = ConnectionRef(self)
+        // Found again by descriptor and client id on the loop's own thread, not through a weak
+        // reference: a weak reference gives the connection a side table, and every retain of
+        // it (several per request) would take Swift's slow path.
+        let at = Place(loop: loop, fd: fd, id: client.id)
         client.deliverWhenUnblocked = { bytes in
-            guard let c = ref.connection else { return }
-            c.loop.run { ref.connection?.resume(with: bytes) }
+            at.loop.run { at.connection?.resume(with: bytes) }
         }
     }
 
@@ -82,9 +84,9 @@ final class Connection {
         server.blockedClients.add(1, ordering: .relaxed)
         guard b.deadline > 0 else { return }
         let wait = max(0, b.deadline - server.keyspace.clock.nowMs())
-        let ref = ConnectionRef(self)
+        let at = Place(loop: loop, fd: fd, id: client.id)
         loop.queue.asyncAfter(deadline: .now() + .milliseconds(Int(wait))) {
-            guard let c = ref.connection, c.client.blocked === b else { return }
+            guard let c = at.connection, c.client.blocked === b else { return }
             if BlockingCommands.cancel(b, keyspace: c.loop.server.keyspace) { c.resume(with: b.timeoutReply) }
         }
     }
@@ -301,9 +303,18 @@ final class Connection {
     }
 }
 
-/// A weak handle on a connection that closures crossing threads may hold.
-// @unchecked Sendable: a weak reference (Swift loads and clears it atomically); the connection is used only on its loop's queue.
-final class ConnectionRef: @unchecked Sendable {
-    weak var connection: Connection?
-    init(_ c: Connection) { connection = c }
+/// Where a connection lives, for closures that cross threads (a blocked client's wake-up from
+/// another loop, its timeout): read on the loop's queue, it finds the connection if it is still
+/// open, and not a later one that reused the descriptor.
+// @unchecked Sendable: lets only; the loop outlives its connections, and `connection` is read only on the loop's queue.
+struct Place: @unchecked Sendable {
+    unowned(unsafe) let loop: EventLoop
+    let fd: Int32
+    let id: Int
+
+    /// The connection, if still open (loop thread only).
+    var connection: Connection? {
+        guard let c = loop.connection(fd: fd), c.client.id == id, !c.closed else { return nil }
+        return c
+    }
 }
