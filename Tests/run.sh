@@ -29,8 +29,9 @@
 #              binary started with the image's ENTRYPOINT and config, PING and the HEALTHCHECK)
 #   reference  python (redis-py 8) and cli against a real redis-server started on a free port:
 #              proves the tests expect what Redis does
-#   tsan       the server tests that drive several event loops at once, built with
-#              ThreadSanitizer (.build-tsan); any race report fails the suite
+#   tsan       the server tests that drive several event loops at once, and EXEC against shard
+#              locks held by another thread, built with ThreadSanitizer (.build-tsan); any race
+#              report fails the suite
 #   fuzz       the libFuzzer targets of Tests/fuzz (request parser; every command through the
 #              dispatcher), built with -sanitize=fuzzer,address in .build-fuzz, seeded from the
 #              differential cases, TAGCACHE_FUZZ_SECONDS (default 30) each; a crash, ASan report,
@@ -460,7 +461,7 @@ fi
 # blocking pops across loops among them), in a build instrumented for data races. Shared state
 # uses Locked/ShardLock (pthread) and Atomic, which ThreadSanitizer sees; Synchronization's Mutex
 # it cannot see (raw futex), so the project does not use it.
-TSAN_TESTS="ServerTests.(BlockingTests|ConnectionCommandsTests|LimitsTests|ServerSmokeTests|TestClockTests|TransactionAtomicityTests|ConcurrencyTests|IdleTimeoutTests)"
+TSAN_TESTS="ServerTests.(BlockingTests|ConnectionCommandsTests|LimitsTests|ServerSmokeTests|TestClockTests|TransactionAtomicityTests|ConcurrencyTests|IdleTimeoutTests)|CommandsTests.TransactionLockTests"
 if wants tsan && command -v swift >/dev/null; then
     section "swift test under ThreadSanitizer"
     t=$(date +%s)
