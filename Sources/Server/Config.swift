@@ -8,7 +8,7 @@ extension Directive.Integer {
     public static let databases = Self("databases", .integer(min: 1, max: Int(Int32.max)), "16", mutable: false, "number of databases")
     public static let shards = Self("shards", .integer(min: 1, max: 4096), "64", mutable: false,
                                     "keyspace shards (rounded up to a power of two)")
-    public static let eventLoops = Self("event-loops", .integer(min: 0, max: 64), "0", mutable: false, "event loops; 0 = one per core")
+    public static let eventLoops = Self("event-loops", .integer(min: 0, max: 64), "0", mutable: false, "event loops; 0 = one per two usable cores (affinity mask and cgroup CPU quota), at least one")
     public static let maxclients = Self("maxclients", .integer(min: 1, max: Int(UInt32.max)), "10000", "maximum connected clients")
     public static let timeout = Self("timeout", .integer(min: 0, max: Int(Int32.max)), "0",
                                      "close clients idle this many seconds; 0 = never")

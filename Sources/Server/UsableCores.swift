@@ -5,8 +5,15 @@ import Glibc
 /// container's cpuset), capped by a cgroup CPU quota (`docker run --cpus`, a Kubernetes limit),
 /// rather than the machine's online count, which counts cores the server will never get.
 enum UsableCores {
-    /// `event-loops 0`: one loop per usable core, at most 64.
-    static func defaultEventLoops() -> Int { min(count(), 64) }
+    /// `event-loops 0`: one loop per two usable cores (at least one, at most 32). The clients
+    /// usually share the machine (a sidecar, a test suite, an app server), and every request
+    /// costs them about what it costs the server. Measured on 2 cores with redis-benchmark on
+    /// the same machine (Tests/bench/benchmark.py, 3 ABBA rounds, TagCache/Redis medians), one
+    /// loop against two: `-c 50` 0.98-1.32 against 0.89-1.12, `-c 50 -P 16` 1.12-1.91 against
+    /// 0.85-1.40, and half the CPU per MSET (two loops contend for the same shard locks and for
+    /// the cores the client needs). A machine that serves only remote clients may set
+    /// event-loops to its core count.
+    static func defaultEventLoops() -> Int { min(max(count() / 2, 1), 32) }
 
     static func count() -> Int {
         let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))

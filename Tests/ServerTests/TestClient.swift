@@ -13,7 +13,9 @@ final class TestServer {
         // A test client writing to a socket the server closed must get EPIPE, not a signal.
         signal(SIGPIPE, SIG_IGN)
         let config = Config()
-        var settings = ["port": "0", "bind": "127.0.0.1", "loglevel": "nothing"]
+        // Two event loops unless a test asks otherwise: the cross-loop paths (wake-ups of
+        // blocked clients, EXEC under load, CLIENT KILL) run whatever the machine's default.
+        var settings = ["port": "0", "bind": "127.0.0.1", "loglevel": "nothing", "event-loops": "2"]
         settings.merge(directives) { _, given in given }
         for (name, value) in settings {
             if case let .failure(error) = config.set(name, value, atStartup: true) {
