@@ -45,11 +45,9 @@ public enum Dispatcher {
                 return
             }
             if !spec.runsInsideMulti {
-                let owned = args.copy()
-                m.queue.append((spec, owned))
+                client.multiBytes += m.append(spec, args)
                 TransactionCommands.noteShards(of: spec, args, in: m, keyspace: ctx.keyspace)
-                client.multiQueued = m.queue.count
-                client.multiBytes += owned.byteCount
+                client.multiQueued = m.count
                 ctx.reply.queued()
                 return
             }
@@ -69,7 +67,7 @@ public enum Dispatcher {
         let top = spec.parent ?? spec
         guard let m = client.multi else { return false }
         switch top.name {
-        case "exec": return m.queue.contains { $0.0.flags.contains(.denyoom) }
+        case "exec": return m.specs.contains { $0.flags.contains(.denyoom) }
         case "discard", "quit", "reset": return false
         default: return true
         }

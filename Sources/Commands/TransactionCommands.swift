@@ -109,10 +109,8 @@ public enum TransactionCommands {
         }
         unwatchAllLocked(ctx)
         let execSpec = ctx.current
-        ctx.reply.array(m.queue.count)
-        for (spec, owned) in m.queue {
-            owned.withArguments { a in Dispatcher.call(ctx, spec, a) }
-        }
+        ctx.reply.array(m.count)
+        m.forEach { spec, a in Dispatcher.call(ctx, spec, a) }
         ctx.current = execSpec
     }
 

@@ -102,4 +102,19 @@ final class TransactionLockTests: HandlerTestCase {
         }
         XCTAssertGreaterThan(checked, 100)
     }
+
+    /// Queued arguments come back as sent: empty ones, long commands, many commands.
+    func testQueuedCommandsRunWithTheirArguments() {
+        let ctx = context(keyspace)
+        XCTAssertEqual(run(ctx, ["MULTI"]), .simple("OK"))
+        let pairs = (0..<150).flatMap { ["m\($0)", "v\($0)"] }
+        for c in [["SET", "", ""], ["APPEND", "e", ""], ["MSET"] + pairs, ["GET", ""], ["STRLEN", "e"],
+                  ["MGET", "m0", "m149", "nope"]] {
+            XCTAssertEqual(run(ctx, c), .simple("QUEUED"))
+        }
+        XCTAssertEqual(ctx.client.multiQueued, 6)
+        XCTAssertEqual(run(ctx, ["EXEC"]), .array([.simple("OK"), .integer(0), .simple("OK"), .bulk(""), .integer(0),
+                                                   .array([.bulk("v0"), .bulk("v149"), .bulk(nil)])]))
+        XCTAssertEqual(ctx.client.multiQueued, -1)
+    }
 }
