@@ -23,7 +23,9 @@ extension TagCacheServer: ServerControl {
     public func clientList(ids: [Int]?, type: String?) -> String {
         // Every client is a normal one: TagCache has no replicas, masters or pub/sub clients.
         if let t = type, t != "normal" { return "" }
-        return registry.withClients { list in
+        return registry.withClients { all in
+            // Killed clients are gone for Redis, whether or not their loop has closed them yet.
+            let list = all.filter { !$0.client.killed }
             guard let ids else { return list.map { clientLine($0) }.joined() }
             var byId: [Int: PublishedConnection] = [:]
             for c in list { byId[c.client.id] = c }
@@ -80,6 +82,9 @@ extension TagCacheServer: ServerControl {
             var n = 0
             for c in list {
                 let cl = c.client
+                // A client killed before is gone for Redis (it frees it at once); its loop here
+                // may not have closed it yet, and must not count it twice.
+                if cl.killed { continue }
                 if let a = filter.address, cl.address != a { continue }
                 if let a = filter.localAddress, cl.localAddress != a { continue }
                 if let t = filter.type, t != "normal" { continue }
