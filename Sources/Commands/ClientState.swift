@@ -40,12 +40,39 @@ public final class ClientState: @unchecked Sendable {
         get { killFlag.load(ordering: .relaxed) }
         set { killFlag.store(newValue, ordering: .relaxed) }
     }
-    /// The queued transaction while inside MULTI (owner thread only; see multiQueued).
-    public var multi: MultiState? {
+    /// The queued transaction while inside MULTI (owner thread only; see multiQueued). Set by
+    /// beginMulti, cleared by endMulti.
+    public private(set) var multi: MultiState? {
         didSet {
             multiQueued = multi?.count ?? -1
             multiBytes = 0
         }
+    }
+    /// The previous transaction's storage, emptied, for the next MULTI: a client that runs
+    /// transactions in a loop allocates their arrays once.
+    private var spareMulti: MultiState?
+
+    /// Enters MULTI.
+    public func beginMulti() {
+        multi = spareMulti ?? MultiState()
+        spareMulti = nil
+    }
+
+    /// Leaves MULTI (DISCARD, RESET, an aborted EXEC) and keeps the storage for the next.
+    public func endMulti() {
+        if let m = leaveMulti() { recycle(m) }
+    }
+
+    /// Leaves MULTI and hands over the transaction (EXEC runs it, then recycles it).
+    public func leaveMulti() -> MultiState? {
+        let m = multi
+        multi = nil
+        return m
+    }
+
+    /// Keeps a finished transaction's storage for the next MULTI.
+    public func recycle(_ m: MultiState) {
+        if m.reset() { spareMulti = m }
     }
     /// Commands queued in MULTI, -1 outside (CLIENT LIST's multi=, the idle timeout).
     public var multiQueued: Int {
@@ -146,6 +173,21 @@ public final class MultiState {
 
     /// Queued commands.
     public var count: Int { specs.count }
+
+    /// Empties the transaction for reuse, keeping its arrays' storage unless a large
+    /// transaction made them big; returns whether it is worth keeping.
+    func reset() -> Bool {
+        if bytes.capacity > 64 * 1024 || specs.capacity > 1024 { return false }
+        specs.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        argumentCounts.removeAll(keepingCapacity: true)
+        shards.removeAll(keepingCapacity: true)
+        mostArguments = 0
+        allShards = false
+        dirty = false
+        return true
+    }
 
     /// Queues a command with a copy of its arguments; returns the bytes copied (CLIENT LIST's
     /// multi-mem).

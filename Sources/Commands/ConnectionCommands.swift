@@ -72,7 +72,6 @@ public enum ConnectionCommands {
 
     static func reset(_ ctx: CommandContext, _ args: Arguments) {
         let c = ctx.client
-        c.multi = nil
         c.name = []
         TransactionCommands.discardTransaction(ctx)
         ctx.server.setClientModes(c, noEvict: false, noTouch: false)

@@ -21,7 +21,7 @@ public enum TransactionCommands {
             ctx.reply.error("ERR MULTI calls can not be nested")
             return
         }
-        ctx.client.multi = MultiState()
+        ctx.client.beginMulti()
         ctx.reply.ok()
     }
 
@@ -36,7 +36,7 @@ public enum TransactionCommands {
 
     /// Leaves MULTI and forgets watched keys (DISCARD, RESET, EXEC's end).
     public static func discardTransaction(_ ctx: CommandContext) {
-        ctx.client.multi = nil
+        ctx.client.endMulti()
         unwatchAll(ctx)
     }
 
@@ -101,7 +101,8 @@ public enum TransactionCommands {
 
     /// EXEC's body, with the transaction's shards locked.
     private static func runQueue(_ ctx: CommandContext, _ m: MultiState) {
-        ctx.client.multi = nil
+        _ = ctx.client.leaveMulti()
+        defer { ctx.client.recycle(m) }
         if watchedKeysChanged(ctx) {
             unwatchAllLocked(ctx)
             ctx.reply.nullArray()

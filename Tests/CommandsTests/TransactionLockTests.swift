@@ -23,9 +23,9 @@ final class TransactionLockTests: HandlerTestCase {
 
     /// Runs the transaction on a background queue while `held` is locked by this thread; returns
     /// whether EXEC finished before the lock was released (waiting up to `wait`), and its reply.
-    func execWhileHolding(_ held: Int, _ commands: [[String]], watch: [String] = [], wait: TimeInterval)
-        -> (finishedWhileHeld: Bool, reply: Reply?) {
-        let ctx = context(keyspace)
+    func execWhileHolding(_ held: Int, _ commands: [[String]], watch: [String] = [], wait: TimeInterval,
+                          on given: CommandContext? = nil) -> (finishedWhileHeld: Bool, reply: Reply?) {
+        let ctx = given ?? context(keyspace)
         if !watch.isEmpty { XCTAssertEqual(run(ctx, ["WATCH"] + watch), .simple("OK")) }
         XCTAssertEqual(run(ctx, ["MULTI"]), .simple("OK"))
         for c in commands { XCTAssertEqual(run(ctx, c), .simple("QUEUED")) }
@@ -116,5 +116,32 @@ final class TransactionLockTests: HandlerTestCase {
         XCTAssertEqual(run(ctx, ["EXEC"]), .array([.simple("OK"), .integer(0), .simple("OK"), .bulk(""), .integer(0),
                                                    .array([.bulk("v0"), .bulk("v149"), .bulk(nil)])]))
         XCTAssertEqual(ctx.client.multiQueued, -1)
+    }
+
+    /// A client's next transaction starts empty and clean, whatever the last one left: an
+    /// aborted queue, keyless commands (every shard), a large queue.
+    func testEachTransactionStartsFresh() {
+        let ctx = context(keyspace)
+        XCTAssertEqual(run(ctx, ["MULTI"]), .simple("OK"))
+        XCTAssertEqual(run(ctx, ["NOSUCH"]), .error("ERR unknown command 'NOSUCH', with args beginning with: "))
+        XCTAssertEqual(run(ctx, ["EXEC"]), .error("EXECABORT Transaction discarded because of previous errors."))
+        XCTAssertEqual(run(ctx, ["MULTI"]), .simple("OK"))
+        XCTAssertEqual(run(ctx, ["DBSIZE"]), .simple("QUEUED"))
+        XCTAssertEqual(run(ctx, ["EXEC"]), .array([.integer(0)]))
+        let big = String(repeating: "x", count: 100_000)
+        XCTAssertEqual(run(ctx, ["MULTI"]), .simple("OK"))
+        XCTAssertEqual(run(ctx, ["SET", "big", big]), .simple("QUEUED"))
+        XCTAssertEqual(run(ctx, ["EXEC"]), .array([.simple("OK")]))
+        let a = "tx:a"
+        let other = (0..<64).first { $0 != shard(of: a) }!
+        XCTAssertEqual(run(ctx, ["MULTI"]), .simple("OK"))
+        XCTAssertEqual(run(ctx, ["PING"]), .simple("QUEUED"))
+        XCTAssertEqual(run(ctx, ["EXEC"]), .array([.simple("PONG")]))
+        let r = execWhileHolding(other, [["GET", a]], wait: 30, on: ctx)
+        XCTAssertTrue(r.finishedWhileHeld, "the last transaction's every-shard mark stayed")
+        XCTAssertEqual(r.reply, .array([.bulk(nil)]))
+        XCTAssertEqual(run(ctx, ["MULTI"]), .simple("OK"))
+        XCTAssertEqual(run(ctx, ["DISCARD"]), .simple("OK"))
+        XCTAssertEqual(run(ctx, ["EXEC"]), .error("ERR EXEC without MULTI"))
     }
 }
