@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers, each importing only those below it:
 //   tagcache-server -> TagCache (library product) -> Server -> Commands -> Store -> RESP
+//   Commands -> Lua -> CLua (scripting's binding: the only code that sees a lua_State)
 // CTagCacheSys wraps the few system calls Glibc's module does not import cleanly
 // (epoll's packed event struct, long double formatting).
 // Release builds skip dynamic exclusivity checks and optimize across modules, for the request
@@ -18,9 +19,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "CTagCacheSys"),
+        // Lua 5.1 opened at run time (dlopen): no build-time dependency; see Sources/CLua.
+        .target(name: "CLua", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "Lua", dependencies: ["CLua"], swiftSettings: optimized),
         .target(name: "RESP", dependencies: ["CTagCacheSys"], swiftSettings: optimized),
         .target(name: "Store", dependencies: ["RESP", "CTagCacheSys"], swiftSettings: optimized),
-        .target(name: "Commands", dependencies: ["Store", "RESP", "CTagCacheSys"], swiftSettings: optimized),
+        .target(name: "Commands", dependencies: ["Store", "RESP", "Lua", "CTagCacheSys"], swiftSettings: optimized),
         .target(name: "Server", dependencies: ["Commands", "Store", "RESP", "CTagCacheSys"], swiftSettings: optimized),
         .target(name: "TagCache", dependencies: ["Server"]),
         .executableTarget(name: "tagcache-server", dependencies: ["TagCache"]),

@@ -158,6 +158,12 @@ fi
 if wants python || wants reference; then
     python_ok || missing+=(python3 python3-venv)
 fi
+if wants swift || wants python || wants reference || wants redis-tests; then
+    # Scripting's Lua 5.1 and the cjson / bit modules, opened by the server at run time.
+    [[ -e /usr/lib/x86_64-linux-gnu/liblua5.1.so.0 || -e /usr/lib/aarch64-linux-gnu/liblua5.1.so.0 ]] || missing+=(liblua5.1-0)
+    [[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so || -e /usr/lib/aarch64-linux-gnu/lua/5.1/cjson.so ]] || missing+=(lua-cjson)
+    [[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/bit.so || -e /usr/lib/aarch64-linux-gnu/lua/5.1/bit.so ]] || missing+=(lua-bitop)
+fi
 if wants swift; then
     # prlimit (file-descriptor limits) and ip (protected mode from a non-loopback address).
     command -v prlimit >/dev/null || missing+=(util-linux)
@@ -461,7 +467,7 @@ fi
 # blocking pops across loops among them), in a build instrumented for data races. Shared state
 # uses Locked/ShardLock (pthread) and Atomic, which ThreadSanitizer sees; Synchronization's Mutex
 # it cannot see (raw futex), so the project does not use it.
-TSAN_TESTS="ServerTests.(BlockingTests|ConnectionCommandsTests|LimitsTests|ServerSmokeTests|TestClockTests|TransactionAtomicityTests|ConcurrencyTests|IdleTimeoutTests)|CommandsTests.TransactionLockTests"
+TSAN_TESTS="ServerTests.(BlockingTests|ConnectionCommandsTests|LimitsTests|ServerSmokeTests|TestClockTests|TransactionAtomicityTests|ConcurrencyTests|IdleTimeoutTests|ScriptingTests)|CommandsTests.TransactionLockTests"
 if wants tsan && command -v swift >/dev/null; then
     section "swift test under ThreadSanitizer"
     t=$(date +%s)

@@ -22,6 +22,9 @@ public final class CommandContext {
     public var current: CommandSpec?
     /// proto-max-bulk-len: the longest string APPEND/SETRANGE may build.
     public var maxStringLength = 512 * 1024 * 1024
+    /// Serves the loop's other clients while a script run by this client is past
+    /// busy-reply-threshold (Redis's processEventsWhileBlocked); set by the connection.
+    public var serveWhileBusy: (() -> Void)?
 
     public init(keyspace: Keyspace, reply: ReplyWriter, client: ClientState, table: CommandTable,
                 server: ServerControl, counters: LoopCounters) {

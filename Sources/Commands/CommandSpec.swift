@@ -24,6 +24,9 @@ public final class CommandSpec: @unchecked Sendable {
     /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT,
     /// RESET), as Redis's processCommand decides.
     public let runsInsideMulti: Bool
+    /// Runs a script (EVAL, FCALL...), which may touch any key: inside a transaction it makes
+    /// EXEC lock every shard.
+    public let runsScripts: Bool
     /// Where the keys are when the key specs put them at fixed positions (first, last with a
     /// negative last counted from the end, step), as COMMAND INFO's legacy range; nil when they
     /// move (keyword or key-count specs) or the command declares none.
@@ -41,6 +44,7 @@ public final class CommandSpec: @unchecked Sendable {
         let legacy = described.legacyRange
         self.flags = legacy.movable ? described.flags.union(.movableKeys) : described.flags
         runsInsideMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(described.name)
+        runsScripts = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].contains(described.name)
         let fixed = described.keySpecs.allSatisfy { s in
             guard s.findsEveryKey, case let .range(_, _, limit) = s.find else { return false }
             return limit <= 1

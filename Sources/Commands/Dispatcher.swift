@@ -30,6 +30,14 @@ public enum Dispatcher {
             reject(ctx, "NOAUTH Authentication required.", spec: spec)
             return
         }
+        // A script past busy-reply-threshold holds the keyspace: only the commands flagged
+        // allow-busy run (SCRIPT KILL, SHUTDOWN NOSAVE, MULTI...). Checked before eviction,
+        // which a busy script's loop must not start.
+        if _slowPath(ctx.keyspace.busyScript.load(ordering: .relaxed) != 0), !spec.flags.contains(.allowBusy) {
+            ctx.counters.recordRejected(spec.id)
+            reject(ctx, busyError(ctx), spec: spec)
+            return
+        }
         // maxmemory, where Redis's processCommand checks it: evict first; when nothing could be
         // evicted, refuse what may grow memory (and anything queued inside MULTI).
         if ctx.keyspace.maxmemory.load(ordering: .relaxed) != 0, ctx.keyspace.evictIfNeeded() == .failed,
@@ -57,6 +65,13 @@ public enum Dispatcher {
         // whole EXEC) is done, as Redis's handleClientsBlockedOnKeys does.
         let ks = ctx.keyspace
         if ks.readySignal.pending.load(ordering: .relaxed) > 0 { BlockingCommands.serveReadyKeys(ks) }
+    }
+
+    /// The -BUSY error for the script that holds the keyspace.
+    static func busyError(_ ctx: CommandContext) -> String {
+        ctx.keyspace.busyScript.load(ordering: .relaxed) == 2
+            ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+            : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
     }
 
     /// Whether a command is refused while memory is over maxmemory and nothing can be evicted:

@@ -64,6 +64,14 @@ public enum ServerCommands {
             ctx.reply.error("ERR No shutdown in progress.")
             return
         }
+        if ctx.keyspace.busyScript.load(ordering: .relaxed) != 0 {
+            // A busy script: only SHUTDOWN NOSAVE goes through, and it stops the script.
+            if !noSave {
+                ctx.reply.error(Dispatcher.busyError(ctx))
+                return
+            }
+            ctx.server.scripts.stopForShutdown()
+        }
         // No reply: the connection closes with the server, as Redis's does when it exits.
         ctx.client.closeAfterReply = true
         ctx.server.shutdown(client: ctx.client)

@@ -42,6 +42,10 @@ public protocol ServerControl: AnyObject, Sendable {
     /// count-reply-max-bytes: the largest reply whose length the request sets rather than the
     /// data (see CountedReply); 0 = no limit. Read only when such a reply is asked for.
     var countReplyMaxBytes: Int { get }
+    /// Lua scripting (EVAL, SCRIPT): the server's one engine.
+    var scripts: ScriptEngine { get }
+    /// redis.log from a script: `level` 0 debug, 1 verbose, 2 notice, 3 warning.
+    func scriptLog(level: Int, _ message: String)
 }
 
 extension ServerControl {

@@ -4,7 +4,8 @@ import Store
 /// MULTI, EXEC, DISCARD, WATCH, UNWATCH (multi.c). EXEC runs the queue with the shards of all its
 /// keys (and of the watched keys) locked, so no other client sees part of a transaction. The
 /// keys come from the queued commands' key specs as each is queued; a transaction holding a
-/// command that declares none (DBSIZE, FLUSHALL, TAG.INVALIDATE, PING...) locks every shard.
+/// command that declares none (DBSIZE, FLUSHALL, TAG.INVALIDATE, PING...) or runs a script (EVAL:
+/// a script may touch any key) locks every shard.
 /// Locking only its own shards keeps a transaction on two keys from taking all 64 locks (the
 /// cost that made EXEC of 5 commands 1.5x Redis's CPU) and from stalling the other loops.
 public enum TransactionCommands {
@@ -82,6 +83,11 @@ public enum TransactionCommands {
     /// Records the shards a queued command's keys fall in, or that it needs them all.
     static func noteShards(of spec: CommandSpec, _ args: Arguments, in m: MultiState, keyspace ks: Keyspace) {
         if m.allShards { return }
+        if spec.runsScripts {
+            m.allShards = true
+            m.shards = []
+            return
+        }
         if let r = spec.keyRange {
             let last = r.last < 0 ? args.count + r.last : r.last
             if r.first <= last && last < args.count {

@@ -39,13 +39,15 @@ public final class ReplyWriter {
     }
 
     /// An error reply of any bytes (a message may quote a client's argument, valid UTF-8 or not).
-    public func error(bytes message: UnsafeRawBufferPointer) {
+    /// `counted: false` leaves it out of the error statistics (a script passing on an error a
+    /// command inside it already counted), though the command still counts as failed.
+    public func error(bytes message: UnsafeRawBufferPointer, counted: Bool = true) {
         errorCount += 1
         out.append(45)
         // Redis replaces newlines in error messages with spaces.
         for b in message { out.append(b == 13 || b == 10 ? 32 : b) }
         out.append("\r\n")
-        if let o = errorObserver { report(message, to: o) }
+        if counted, let o = errorObserver { report(message, to: o) }
     }
 
     @inline(__always) public func error(_ message: StaticString) {

@@ -11,6 +11,9 @@ extension Directive.Integer {
     public static let lfuLogFactor = Self("lfu-log-factor", .integer(min: 0, max: Int(Int32.max)), "10", "LFU counter logarithm factor")
     public static let lfuDecayTime = Self("lfu-decay-time", .integer(min: 0, max: Int(Int32.max)), "1",
                                           "minutes per LFU counter decrement of an idle key")
+    /// Past this many ms a script is busy: other clients get -BUSY, SCRIPT KILL may stop it.
+    public static let busyReplyThreshold = Self("busy-reply-threshold", alias: "lua-time-limit", .integer(min: 0, max: Int.max), "5000",
+                                                "ms a script runs before other clients get -BUSY and SCRIPT KILL can stop it; 0 = never")
     /// Shown by INFO replication (repl_backlog_size).
     public static let replBacklogSize = Self("repl-backlog-size", .memory(min: 1, max: UInt64(Int.max)), "1048576",
                                              unused("replication backlog size"))
@@ -101,8 +104,7 @@ extension Config {
             Directive("latency-monitor-threshold", .integer(min: 0, max: long), "0", unused("latency monitor threshold in ms")),
             Directive.Flag.latencyTracking.directive,
             Directive.Text.latencyTrackingInfoPercentiles.directive,
-            Directive("busy-reply-threshold", alias: "lua-time-limit", .integer(min: 0, max: long), "5000",
-                      unused("ms before a busy script gets BUSY replies")),
+            Directive.Integer.busyReplyThreshold.directive,
 
             // Memory and eviction.
             Directive.Integer.maxmemorySamples.directive,

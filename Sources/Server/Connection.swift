@@ -56,6 +56,7 @@ final class Connection {
         client.deliverWhenUnblocked = { bytes in
             at.loop.run { at.connection?.resume(with: bytes) }
         }
+        context.serveWhileBusy = { at.loop.serveWhileBusy(running: at) }
     }
 
     /// New settings from CONFIG SET: a client already connected gets the new limits, as in Redis.
@@ -97,7 +98,8 @@ final class Connection {
         let server = loop.server
         // Read into the loop's block unless a partial request already has storage of its own;
         // whatever is left unparsed moves to the connection's own storage at the end.
-        input.borrow(loop.inputBlock, count: EventLoop.blockSize)
+        // (Not while a busy script's batch holds the loop's blocks: see serveWhileBusy.)
+        if !loop.blocksInUse { input.borrow(loop.inputBlock, count: EventLoop.blockSize) }
         defer { input.giveBack() }
         var total = 0
         while true {
@@ -147,7 +149,7 @@ final class Connection {
     /// Every path that writes replies ends in flush(), which gives the block back.
     @inline(__always)
     private func borrowOutputBlock() {
-        output.borrow(loop.outputBlock, count: EventLoop.blockSize)
+        if !loop.blocksInUse { output.borrow(loop.outputBlock, count: EventLoop.blockSize) }
     }
 
     /// Runs every complete request in the input buffer (stops when backpressure applies).

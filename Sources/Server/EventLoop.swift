@@ -59,6 +59,7 @@ final class EventLoop: @unchecked Sendable {
 
     deinit {
         events.deallocate()
+        busyEvents.deallocate()
         inputBlock.deallocate()
         outputBlock.deallocate()
         if !started {
@@ -104,6 +105,43 @@ final class EventLoop: @unchecked Sendable {
         tasks.append(body)
         pendingLock.unlock()
         tc_eventfd_signal(wakeFd)
+    }
+
+    /// True while a script that runs past busy-reply-threshold lets the loop serve its other
+    /// clients (serveWhileBusy): the running batch has the loop's input and output blocks, so
+    /// connections read and reply into buffers of their own meanwhile.
+    private(set) var blocksInUse = false
+    private let busyEvents = UnsafeMutablePointer<tc_event>.allocate(capacity: 64)
+
+    /// Redis's processEventsWhileBlocked, called from a busy script's hook on this loop's thread
+    /// (which holds every shard, whose locks are recursive): reads and answers the other
+    /// clients once, without waiting. Their commands get -BUSY but for those flagged
+    /// allow-busy (SCRIPT KILL, SHUTDOWN NOSAVE, MULTI, WATCH...), which run between two of the
+    /// script's hooks as they would between two of Redis's. The script's own client is not
+    /// read (Redis protects it). New connections are served; other threads' tasks (waking a
+    /// blocked client, shutting down) wait for the script.
+    func serveWhileBusy(running: Place) {
+        if blocksInUse { return }
+        blocksInUse = true
+        defer { blocksInUse = false }
+        let n = Int(tc_epoll_wait(epfd, busyEvents, 64, 0))
+        for i in 0..<max(n, 0) {
+            let ev = busyEvents[i]
+            let fd = ev.fd
+            if fd == wakeFd {
+                adoptPendingWhileBusy()
+                continue
+            }
+            if fd == running.fd { continue }
+            guard Int(fd) < connections.count, let c = connections[Int(fd)] else { continue }
+            if ev.events & UInt32(TC_EPOLLOUT) != 0 { c.onWritable() }
+            if c.closed { continue }
+            if ev.events & UInt32(TC_EPOLLIN) != 0 {
+                c.onReadable()
+            } else if ev.events & UInt32(TC_EPOLLHUP | TC_EPOLLERR) != 0 {
+                c.close()
+            }
+        }
     }
 
     private func drain() {
@@ -158,6 +196,21 @@ final class EventLoop: @unchecked Sendable {
         pending.removeAll()
         tasks.removeAll()
         pendingLock.unlock()
+        adopt(p)
+        for task in t { task() }
+    }
+
+    /// Serves new connections (the listener's) while a script is busy; the tasks stay queued
+    /// (and the eventfd signalled) for when it is done.
+    private func adoptPendingWhileBusy() {
+        pendingLock.lock()
+        let p = pending
+        pending.removeAll()
+        pendingLock.unlock()
+        adopt(p)
+    }
+
+    private func adopt(_ p: [(Int32, ClientState)]) {
         for (fd, client) in p {
             let c = Connection(fd: fd, loop: self, client: client, server: server)
             let i = Int(fd)
@@ -168,7 +221,6 @@ final class EventLoop: @unchecked Sendable {
             server.registry.add(c.published)
             if tc_epoll_ctl(epfd, TC_EPOLL_ADD, fd, UInt32(TC_EPOLLIN)) != 0 { c.close() }
         }
-        for task in t { task() }
     }
 
     /// Called by a connection when it closes.

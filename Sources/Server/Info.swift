@@ -98,7 +98,7 @@ enum Info {
             ("executable", p.executable), ("config_file", p.configFile),
             // Redis 7.2's listener0: the TCP listener with every bind address as configured.
             ("io_threads_active", "0"), ("listener0", (["name=tcp"] + p.binds.map { "bind=\($0)" } + ["port=\(p.port)"]).joined(separator: ",")),
-            ("event_loops", String(p.eventLoops)), ("shards", String(p.shards)),
+            ("event_loops", String(p.eventLoops)), ("shards", String(p.shards)), ("scripting", p.scripting),
         ]
     }
 
@@ -112,7 +112,8 @@ enum Info {
         ]
     }
 
-    /// TagCache has no scripting, replication or append-only log: their memory is truly zero.
+    /// TagCache has no replication or append-only log: their memory is truly zero. Lua's is the
+    /// scripting engine's (ScriptEngine).
     private static func memory(_ m: MemoryFigures) -> [(String, String)] {
         let net = m.used - m.startup
         return [
@@ -124,8 +125,12 @@ enum Info {
             ("used_memory_dataset", String(m.dataset)),
             ("used_memory_dataset_perc", format2(net > 0 ? Double(m.dataset) * 100 / Double(net) : 0) + "%"),
             ("total_system_memory", String(m.system)), ("total_system_memory_human", humanBytes(m.system)),
-            ("used_memory_scripts", "0"), ("used_memory_scripts_human", "0B"), ("number_of_cached_scripts", "0"),
-            ("number_of_functions", "0"), ("number_of_libraries", "0"),
+            ("used_memory_lua", String(m.lua)), ("used_memory_vm_eval", String(m.lua)),
+            ("used_memory_lua_human", humanBytes(m.lua)), ("used_memory_scripts_eval", String(m.scripts)),
+            ("number_of_cached_scripts", String(m.cachedScripts)), ("number_of_functions", "0"), ("number_of_libraries", "0"),
+            ("used_memory_vm_functions", "0"), ("used_memory_vm_total", String(m.lua)),
+            ("used_memory_vm_total_human", humanBytes(m.lua)), ("used_memory_functions", "0"),
+            ("used_memory_scripts", String(m.scripts)), ("used_memory_scripts_human", humanBytes(m.scripts)),
             ("maxmemory", String(m.maxmemory)), ("maxmemory_human", humanBytes(m.maxmemory)),
             ("maxmemory_policy", m.policy),
             ("mem_fragmentation_ratio", format2(m.fragmentationRatio)),

@@ -12,6 +12,8 @@ import Synchronization
 // @unchecked Sendable: after bind every var is touched only on `queue` (stop() goes through it).
 final class Listener: @unchecked Sendable {
     let queue = DispatchQueue(label: "tagcache.accept")
+    /// Left by each socket's cancel handler once it has closed the socket (stop waits for them).
+    private let closing = DispatchGroup()
     private var fds: [Int32] = []
     private var sources: [DispatchSourceRead] = []
     /// Held in reserve for telling a client there is no room (see acceptFailed).
@@ -66,7 +68,12 @@ final class Listener: @unchecked Sendable {
             let src = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             src.setEventHandler { accept(fd) }
             // Dispatch may still watch the descriptor until the cancel handler runs.
-            src.setCancelHandler { Glibc.close(fd) }
+            let closing = self.closing
+            closing.enter()
+            src.setCancelHandler {
+                Glibc.close(fd)
+                closing.leave()
+            }
             sources.append(src)
             src.resume()
         }
@@ -91,6 +98,9 @@ final class Listener: @unchecked Sendable {
             if spareFd >= 0 { Glibc.close(spareFd) }
             spareFd = -1
         }
+        // The sockets close in their cancel handlers, after this returns otherwise: a client
+        // could still connect to a stopped server (seen once in a CI loop).
+        _ = closing.wait(timeout: .now() + 5)
     }
 
     /// accept(2) on listenFd failed with `error` (on the queue). Out of descriptors, Redis logs

@@ -12,6 +12,15 @@ extension TagCacheServer: ServerControl {
 
     public var debugCommandMode: String { config[.enableDebugCommand] }
 
+    public func scriptLog(level: Int, _ message: String) {
+        switch level {
+        case 0: log.debug(message)
+        case 1: log.verbose(message)
+        case 2: log.notice(message)
+        default: log.warning(message)
+        }
+    }
+
     public var countReplyMaxBytes: Int { config[.countReplyMaxBytes] }
 
     public var lastSaveTime: Int { Int(startedWallMs / 1000) }

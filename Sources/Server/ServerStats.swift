@@ -49,6 +49,8 @@ struct ProcessFigures {
     let binds: [String]
     let eventLoops: Int
     let shards: Int
+    /// "lua-5.1", or why scripting is unavailable.
+    let scripting: String
     /// Unix time of the last save (TagCache keeps no snapshot: the start time).
     let lastSaveTime: Int
     let replBacklogSize: Int
@@ -73,6 +75,7 @@ struct ProcessFigures {
         binds = server.config[.bind].split(separator: " ").map(String.init)
         eventLoops = server.loops.count
         shards = server.keyspace.shardCount
+        scripting = server.scripts.unavailableReason.map { "unavailable (\($0))" } ?? "lua-5.1"
         lastSaveTime = server.lastSaveTime
         replBacklogSize = server.config[.replBacklogSize]
     }
@@ -117,6 +120,10 @@ struct MemoryFigures {
     let system: Int
     let maxmemory: Int
     let policy: String
+    /// Lua's heap, the script cache's bytes and scripts (ScriptEngine).
+    let lua: Int
+    let scripts: Int
+    let cachedScripts: Int
 
     var overhead: Int { max(used - dataset, 0) }
     /// rss / used; 0 before anything is used.
@@ -124,6 +131,7 @@ struct MemoryFigures {
 
     init(_ server: TagCacheServer) {
         dataset = server.keyspace.memoryBytes()
+        (lua, scripts, cachedScripts) = server.scripts.memory
         startup = server.startupMemory
         clients = server.registry.withClients { list in
             list.reduce(0) {

@@ -15,6 +15,8 @@ public final class TagCacheServer: @unchecked Sendable {
     public let keyspace: Keyspace
     public let log = Log()
     let commands: CommandTable
+    /// Lua scripting: one engine for every loop (ScriptEngine).
+    public let scripts = ScriptEngine(redisVersion: TagCacheVersion.redisVersion)
     let registry = ClientRegistry()
     let errorStats = ErrorStats()
     private(set) var loops: [EventLoop] = []
@@ -86,6 +88,7 @@ public final class TagCacheServer: @unchecked Sendable {
         log.level = Log.parseLevel(config[.loglevel]) ?? .notice
         if next.prefixSeparator != previous.prefixSeparator { prefixStats.reset() }
         applyStatsConfig(next)
+        scripts.busyThresholdMs.store(config[.busyReplyThreshold], ordering: .relaxed)
         keyspace.configureEviction(maxmemory: config[.maxmemory],
                                    policy: EvictionPolicy(rawValue: config[.maxmemoryPolicy]) ?? .noeviction,
                                    samples: config[.maxmemorySamples],
@@ -200,6 +203,9 @@ public final class TagCacheServer: @unchecked Sendable {
         if metricsPort > 0 { log.notice("Serving Prometheus metrics on port \(metricsPort) (GET /metrics).") }
         keyspace.otherMemory.store(Int(tc_malloc_used()), ordering: .relaxed)
         log.notice("Server initialized")
+        if let reason = scripts.unavailableReason {
+            log.warning("Scripting (EVAL, SCRIPT) is unavailable: \(reason)")
+        }
         log.notice("Ready to accept connections tcp")
         return port
     }
@@ -308,6 +314,8 @@ public final class TagCacheServer: @unchecked Sendable {
     public func stop() {
         if stopping.exchange(true, ordering: .relaxed) { return }
         log.warning("User requested shutdown...")
+        // A running script stops at its next hook, so its loop can close its clients.
+        scripts.stopForShutdown()
         listener.stop()
         cron?.cancel()
         metrics?.stop()

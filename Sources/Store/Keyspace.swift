@@ -27,6 +27,9 @@ public final class Keyspace: @unchecked Sendable {
     public let otherMemory = Atomic<Int>(0)
     /// maxmemory in bytes (0 = no limit); read before every command.
     public let maxmemory = Atomic<Int>(0)
+    /// A script has run past busy-reply-threshold and holds the keyspace: 1 (EVAL) or 2 (a
+    /// function), else 0. Read before every command: other clients get -BUSY meanwhile.
+    public let busyScript = Atomic<Int>(0)
     /// Policy, samples and the sampled policies' candidate pool.
     let eviction = Locked(EvictionState())
     /// Where the next eviction looks first (round robin over shards).

@@ -5,6 +5,8 @@ import XCTest
 
 /// A server stand-in for running handlers without sockets.
 final class StubServer: ServerControl, @unchecked Sendable {
+    let scripts = ScriptEngine(redisVersion: "7.0.15")
+    func scriptLog(level: Int, _ message: String) {}
     var requirePass: [UInt8]?
     var redisVersion: String { "7.2.4" }
     var tagcacheVersion: String { "test" }

@@ -135,6 +135,21 @@ final class StatsParityTests: XCTestCase {
     BLPOP l:2 1
     BRPOP l:none 0.05
     LMPOP 1 l:2 LEFT
+    EVAL return(redis.call('GET','s:1')) 0
+    EVAL return(redis.call('GET','s:missing')) 0
+    EVAL return(redis.call('INCR','s:1')) 0
+    EVAL return(redis.pcall('INCR','s:1')) 0
+    EVAL return(redis.call('nosuch')) 0
+    EVAL return(redis.call('GET')) 0
+    EVAL return(redis.call('MULTI')) 0
+    EVAL error('x') 0
+    EVAL return(redis.error_reply('MINE')) 0
+    EVAL return(1) x
+    EVALSHA 0000000000000000000000000000000000000000 0
+    SCRIPT LOAD return(redis.call('SET',KEYS[1],'v'))
+    EVALSHA_RO 3e2feda524ce47490a94e4a49a2a6ef846627ef6 1 s:1
+    EVAL_RO return(redis.call('SET','s:1','b')) 0
+    SCRIPT EXISTS abc
     GET h:1
     HGET s:1 f
     LLEN s:1

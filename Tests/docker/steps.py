@@ -338,6 +338,8 @@ def main():
     installs = " ".join(rest for keyword, rest in runtime["steps"] if keyword == "RUN")
     if "redis-cli" in script or "redis-cli" in " ".join(health):
         check("the runtime stage installs redis-tools (the health check runs redis-cli)", "redis-tools" in installs)
+    # Scripting opens Lua 5.1 at run time: without it EVAL answers "scripting is unavailable".
+    check("the runtime stage installs liblua5.1-0 (scripting)", "liblua5.1-0" in installs)
     check("ENTRYPOINT given in exec form", bool(entrypoint))
 
     binary = image_argv(entrypoint[:1], runtime_root)[0]

@@ -1,0 +1,357 @@
+// Loading liblua5.1 at run time, and the parts of TagCache's Lua binding that may raise Lua
+// errors (longjmp), which must not cross Swift frames: see include/CLua.h.
+#include "CLua.h"
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tc_lua_api tc_lua;
+
+static const char *const library_names[] = {"liblua5.1.so.0", "liblua5.1.so", NULL};
+static const char *const cjson_paths[] = {
+    "/usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so", "/usr/lib/aarch64-linux-gnu/lua/5.1/cjson.so",
+    "/usr/lib/lua/5.1/cjson.so", "/usr/local/lib/lua/5.1/cjson.so", "liblua5.1-cjson.so.0", NULL};
+static const char *const bit_paths[] = {
+    "/usr/lib/x86_64-linux-gnu/lua/5.1/bit.so", "/usr/lib/aarch64-linux-gnu/lua/5.1/bit.so",
+    "/usr/lib/lua/5.1/bit.so", "/usr/local/lib/lua/5.1/bit.so", "liblua5.1-bitop.so.0", NULL};
+
+static void *open_module(const char *const *paths, const char *symbol) {
+    for (int i = 0; paths[i]; i++) {
+        void *h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) continue;
+        void *f = dlsym(h, symbol);
+        if (f) return f;
+        dlclose(h);
+    }
+    return NULL;
+}
+
+int tc_lua_open(char *err, size_t errlen) {
+    void *h = NULL;
+    // TAGCACHE_LUA_LIBRARY names another file (tests use a missing one).
+    const char *forced = getenv("TAGCACHE_LUA_LIBRARY");
+    if (forced) {
+        h = dlopen(forced, RTLD_NOW | RTLD_GLOBAL);
+    } else {
+        for (int i = 0; library_names[i] && !h; i++) h = dlopen(library_names[i], RTLD_NOW | RTLD_GLOBAL);
+    }
+    if (!h) {
+        snprintf(err, errlen, "%s not found (apt-get install liblua5.1-0)", forced ? forced : "liblua5.1.so.0");
+        return -1;
+    }
+#define SYM(field, name) \
+    do { \
+        *(void **)&tc_lua.field = dlsym(h, name); \
+        if (!tc_lua.field) { \
+            snprintf(err, errlen, "liblua5.1.so.0 has no %s", name); \
+            return -1; \
+        } \
+    } while (0)
+    SYM(newstate, "lua_newstate"); SYM(close, "lua_close"); SYM(gettop, "lua_gettop");
+    SYM(settop, "lua_settop"); SYM(pushvalue, "lua_pushvalue"); SYM(remove, "lua_remove");
+    SYM(insert, "lua_insert"); SYM(replace, "lua_replace"); SYM(checkstack, "lua_checkstack");
+    SYM(type, "lua_type"); SYM(isnumber, "lua_isnumber"); SYM(isstring, "lua_isstring");
+    SYM(tonumber, "lua_tonumber"); SYM(toboolean, "lua_toboolean"); SYM(tolstring, "lua_tolstring");
+    SYM(objlen, "lua_objlen"); SYM(touserdata, "lua_touserdata"); SYM(topointer, "lua_topointer");
+    SYM(pushnil, "lua_pushnil"); SYM(pushnumber, "lua_pushnumber"); SYM(pushlstring, "lua_pushlstring");
+    SYM(pushstring, "lua_pushstring"); SYM(pushcclosure, "lua_pushcclosure");
+    SYM(pushboolean, "lua_pushboolean"); SYM(pushlightuserdata, "lua_pushlightuserdata");
+    SYM(gettable, "lua_gettable"); SYM(getfield, "lua_getfield"); SYM(rawget, "lua_rawget");
+    SYM(rawgeti, "lua_rawgeti"); SYM(createtable, "lua_createtable"); SYM(getmetatable, "lua_getmetatable");
+    SYM(settable, "lua_settable"); SYM(setfield, "lua_setfield"); SYM(rawset, "lua_rawset");
+    SYM(rawseti, "lua_rawseti"); SYM(setmetatable, "lua_setmetatable"); SYM(call, "lua_call");
+    SYM(pcall, "lua_pcall"); SYM(error, "lua_error"); SYM(next, "lua_next"); SYM(concat, "lua_concat");
+    SYM(gc, "lua_gc"); SYM(sethook, "lua_sethook"); SYM(getinfo, "lua_getinfo");
+    SYM(getstack, "lua_getstack"); SYM(loadbuffer, "luaL_loadbuffer"); SYM(where, "luaL_where");
+    SYM(error_format, "luaL_error"); SYM(checkinteger, "luaL_checkinteger"); SYM(argerror, "luaL_argerror");
+    SYM(open_base, "luaopen_base"); SYM(open_table, "luaopen_table"); SYM(open_string, "luaopen_string");
+    SYM(open_math, "luaopen_math"); SYM(open_debug, "luaopen_debug");
+#undef SYM
+    tc_lua.open_cjson = (lua_CFunction)open_module(cjson_paths, "luaopen_cjson");
+    tc_lua.open_bit = (lua_CFunction)open_module(bit_paths, "luaopen_bit");
+    return 0;
+}
+
+static void *tc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    int64_t *used = ud;
+    if (nsize == 0) {
+        if (ptr) *used -= (int64_t)osize;
+        free(ptr);
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) *used += (int64_t)nsize - (ptr ? (int64_t)osize : 0);
+    return p;
+}
+
+lua_State *tc_lua_newstate(int64_t *used) { return tc_lua.newstate(tc_alloc, used); }
+
+#define upvalueindex(i) (TC_LUA_GLOBALSINDEX - (i))
+
+static tc_lua_swift_fn swift_fn;
+
+void tc_lua_set_swift(tc_lua_swift_fn fn) { swift_fn = fn; }
+
+static int swift_trampoline(lua_State *L) {
+    void *context = tc_lua.touserdata(L, upvalueindex(1));
+    int which = (int)tc_lua.tonumber(L, upvalueindex(2));
+    int n = swift_fn(L, context, which);
+    if (n < 0) return tc_lua.error(L);
+    return n;
+}
+
+void tc_lua_push_swift(lua_State *L, void *context, int which) {
+    tc_lua.pushlightuserdata(L, context);
+    tc_lua.pushnumber(L, which);
+    tc_lua.pushcclosure(L, swift_trampoline, 2);
+}
+
+// The registry's weak-keyed set of read-only views.
+static const char *const readonly_key = "tc_readonly_views";
+
+static int readonly_error(lua_State *L) {
+    return tc_lua.error_format(L, "Attempt to modify a readonly table");
+}
+
+static int is_readonly(lua_State *L, int idx) {
+    if (tc_lua.type(L, idx) != TC_LUA_TTABLE) return 0;
+    tc_lua.pushvalue(L, idx);
+    tc_lua.getfield(L, TC_LUA_REGISTRYINDEX, readonly_key);
+    if (tc_lua.type(L, -1) != TC_LUA_TTABLE) {
+        tc_lua.settop(L, -3);
+        return 0;
+    }
+    tc_lua.insert(L, -2);
+    tc_lua.rawget(L, -2);
+    int found = tc_lua.toboolean(L, -1);
+    tc_lua.settop(L, -3);
+    return found;
+}
+
+void tc_lua_push_readonly(lua_State *L, int idx) {
+    if (idx < 0 && idx > TC_LUA_REGISTRYINDEX) idx = tc_lua.gettop(L) + idx + 1;
+    tc_lua.getfield(L, TC_LUA_REGISTRYINDEX, readonly_key);
+    if (tc_lua.type(L, -1) != TC_LUA_TTABLE) {
+        tc_lua.settop(L, -2);
+        tc_lua.createtable(L, 0, 16);
+        tc_lua.createtable(L, 0, 1);
+        tc_lua.pushstring(L, "k");
+        tc_lua.setfield(L, -2, "__mode");
+        tc_lua.setmetatable(L, -2);
+        tc_lua.pushvalue(L, -1);
+        tc_lua.setfield(L, TC_LUA_REGISTRYINDEX, readonly_key);
+    }
+    tc_lua.createtable(L, 0, 0); // the view
+    tc_lua.createtable(L, 0, 2); // its metatable
+    tc_lua.pushvalue(L, idx);
+    tc_lua.setfield(L, -2, "__index");
+    tc_lua.pushcclosure(L, readonly_error, 0);
+    tc_lua.setfield(L, -2, "__newindex");
+    tc_lua.setmetatable(L, -2);
+    tc_lua.pushvalue(L, -1);
+    tc_lua.pushboolean(L, 1);
+    tc_lua.rawset(L, -4); // views[view] = true
+    tc_lua.remove(L, -2); // the views set
+    tc_lua.replace(L, idx);
+}
+
+// Reading an undefined global (upvalue 1: the table holding the globals).
+static int global_index(lua_State *L) {
+    tc_lua.pushvalue(L, 2);
+    tc_lua.rawget(L, upvalueindex(1));
+    if (tc_lua.type(L, -1) != TC_LUA_TNIL) return 1;
+    if (!tc_lua.isstring(L, 2)) return tc_lua.error_format(L, "Second argument to luaProtectedTableError must be a string or number");
+    return tc_lua.error_format(L, "Script attempted to access nonexistent global variable '%s'", tc_lua.tolstring(L, 2, NULL));
+}
+
+void tc_lua_protect_globals(lua_State *L) {
+    tc_lua.createtable(L, 0, 64); // the real globals
+    int real = tc_lua.gettop(L);
+    tc_lua.pushnil(L);
+    while (tc_lua.next(L, TC_LUA_GLOBALSINDEX)) {
+        tc_lua.pushvalue(L, -2);
+        tc_lua.insert(L, -2);
+        tc_lua.rawset(L, real);
+    }
+    // Clear the globals table itself: every access now goes through its metatable.
+    for (;;) {
+        tc_lua.pushnil(L);
+        if (!tc_lua.next(L, TC_LUA_GLOBALSINDEX)) break;
+        tc_lua.settop(L, -2);
+        tc_lua.pushnil(L);
+        tc_lua.rawset(L, TC_LUA_GLOBALSINDEX);
+    }
+    // Library tables become read-only views; _G is the (empty, guarded) globals table.
+    tc_lua.pushnil(L);
+    while (tc_lua.next(L, real)) {
+        if (tc_lua.type(L, -1) == TC_LUA_TTABLE) {
+            tc_lua.pushvalue(L, -2);
+            tc_lua.pushvalue(L, -2);
+            tc_lua_push_readonly(L, -1);
+            tc_lua.rawset(L, real);
+        }
+        tc_lua.settop(L, -2);
+    }
+    tc_lua.pushstring(L, "_G");
+    tc_lua.pushvalue(L, TC_LUA_GLOBALSINDEX);
+    tc_lua.rawset(L, real);
+    // Strings' methods read through the read-only view of `string`.
+    tc_lua.pushstring(L, "");
+    if (tc_lua.getmetatable(L, -1)) {
+        tc_lua.getfield(L, real, "string");
+        tc_lua.setfield(L, -2, "__index");
+        tc_lua.settop(L, -2);
+    }
+    tc_lua.settop(L, -2);
+    tc_lua.pushvalue(L, real);
+    tc_lua.setfield(L, TC_LUA_REGISTRYINDEX, "tc_globals");
+    tc_lua.createtable(L, 0, 2);
+    tc_lua.pushvalue(L, real);
+    tc_lua.pushcclosure(L, global_index, 1);
+    tc_lua.setfield(L, -2, "__index");
+    tc_lua.pushcclosure(L, readonly_error, 0);
+    tc_lua.setfield(L, -2, "__newindex");
+    tc_lua.setmetatable(L, TC_LUA_GLOBALSINDEX);
+    tc_lua.pushvalue(L, TC_LUA_GLOBALSINDEX);
+    tc_lua.getfield(L, TC_LUA_REGISTRYINDEX, readonly_key);
+    tc_lua.pushvalue(L, -2);
+    tc_lua.pushboolean(L, 1);
+    tc_lua.rawset(L, -3);
+    tc_lua.settop(L, real - 1);
+}
+
+// rawset and setmetatable as Lua's, refusing the read-only tables as Redis's patched Lua does
+// (upvalue 1: the original function).
+static int guarded(lua_State *L) {
+    if (is_readonly(L, 1)) {
+        tc_lua.pushstring(L, "Attempt to modify a readonly table");
+        return tc_lua.error(L);
+    }
+    int n = tc_lua.gettop(L);
+    tc_lua.pushvalue(L, upvalueindex(1));
+    tc_lua.insert(L, 1);
+    tc_lua.call(L, n, TC_LUA_MULTRET);
+    return tc_lua.gettop(L);
+}
+
+// pcall as Redis 7.0 defines it: an error that is a redis.call error table yields its `err`
+// string, as older versions (whose errors were strings) did.
+static int redis_pcall(lua_State *L) {
+    int argc = tc_lua.gettop(L);
+    tc_lua.pushboolean(L, 1);
+    tc_lua.insert(L, 1);
+    if (tc_lua.pcall(L, argc - 1, TC_LUA_MULTRET, 0)) {
+        tc_lua.remove(L, 1);
+        if (tc_lua.type(L, -1) == TC_LUA_TTABLE) {
+            tc_lua.getfield(L, -1, "err");
+            if (tc_lua.isstring(L, -1)) tc_lua.replace(L, -2);
+            else tc_lua.settop(L, -2);
+        }
+        tc_lua.pushboolean(L, 0);
+        tc_lua.insert(L, 1);
+    }
+    return tc_lua.gettop(L);
+}
+
+// lrand48's generator (48-bit linear congruential), as Redis's rand.c computes it.
+static uint64_t rand48_state = 0x1234ABCD330EULL;
+
+static int32_t rand48_next(void) {
+    rand48_state = (rand48_state * 0x5DEECE66DULL + 0xB) & 0xFFFFFFFFFFFFULL;
+    return (int32_t)(rand48_state >> 17);
+}
+
+#define RAND48_MAX 2147483647
+
+static int math_random(lua_State *L) {
+    lua_Number r = (lua_Number)(rand48_next() % RAND48_MAX) / (lua_Number)RAND48_MAX;
+    switch (tc_lua.gettop(L)) {
+    case 0:
+        tc_lua.pushnumber(L, r);
+        break;
+    case 1: {
+        int u = (int)tc_lua.checkinteger(L, 1);
+        if (!(1 <= u)) return tc_lua.argerror(L, 1, "interval is empty");
+        tc_lua.pushnumber(L, __builtin_floor(r * u) + 1);
+        break;
+    }
+    case 2: {
+        int l = (int)tc_lua.checkinteger(L, 1);
+        int u = (int)tc_lua.checkinteger(L, 2);
+        if (!(l <= u)) return tc_lua.argerror(L, 2, "interval is empty");
+        tc_lua.pushnumber(L, __builtin_floor(r * (u - l + 1)) + l);
+        break;
+    }
+    default:
+        return tc_lua.error_format(L, "wrong number of arguments");
+    }
+    return 1;
+}
+
+static int math_randomseed(lua_State *L) {
+    int32_t seed = (int32_t)tc_lua.checkinteger(L, 1);
+    rand48_state = ((uint64_t)(uint32_t)seed << 16) | 0x330E;
+    return 0;
+}
+
+void tc_lua_install_guards(lua_State *L) {
+    static const char *const names[] = {"rawset", "setmetatable", NULL};
+    for (int i = 0; names[i]; i++) {
+        tc_lua.getfield(L, TC_LUA_GLOBALSINDEX, names[i]);
+        tc_lua.pushcclosure(L, guarded, 1);
+        tc_lua.setfield(L, TC_LUA_GLOBALSINDEX, names[i]);
+    }
+    tc_lua.pushcclosure(L, redis_pcall, 0);
+    tc_lua.setfield(L, TC_LUA_GLOBALSINDEX, "pcall");
+    tc_lua.getfield(L, TC_LUA_GLOBALSINDEX, "math");
+    tc_lua.pushcclosure(L, math_random, 0);
+    tc_lua.setfield(L, -2, "random");
+    tc_lua.pushcclosure(L, math_randomseed, 0);
+    tc_lua.setfield(L, -2, "randomseed");
+    tc_lua.settop(L, -2);
+}
+
+static void open_library(lua_State *L, lua_CFunction open, const char *name) {
+    tc_lua.pushcclosure(L, open, 0);
+    tc_lua.pushstring(L, name);
+    tc_lua.call(L, 1, 0);
+}
+
+// A C module's table under a global of its name (some builds register none themselves).
+static void open_module_as_global(lua_State *L, lua_CFunction open, const char *name) {
+    tc_lua.pushcclosure(L, open, 0);
+    tc_lua.pushstring(L, name);
+    tc_lua.call(L, 1, 1);
+    tc_lua.setfield(L, TC_LUA_GLOBALSINDEX, name);
+}
+
+void tc_lua_open_libraries(lua_State *L) {
+    open_library(L, tc_lua.open_base, "");
+    open_library(L, tc_lua.open_table, "table");
+    open_library(L, tc_lua.open_string, "string");
+    open_library(L, tc_lua.open_math, "math");
+    open_library(L, tc_lua.open_debug, "debug");
+    if (tc_lua.open_cjson) open_module_as_global(L, tc_lua.open_cjson, "cjson");
+    if (tc_lua.open_bit) open_module_as_global(L, tc_lua.open_bit, "bit");
+    tc_lua.settop(L, 0);
+}
+
+static tc_lua_interrupt_fn interrupt_fn;
+
+static void count_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    if (!interrupt_fn || !interrupt_fn(L)) return;
+    // Keep interrupting at every line, so a pcall in the script cannot swallow the kill.
+    tc_lua.sethook(L, count_hook, TC_LUA_MASKLINE, 0);
+    tc_lua.createtable(L, 0, 1);
+    tc_lua.pushstring(L, "ERR Script killed by user with SCRIPT KILL...");
+    tc_lua.setfield(L, -2, "err");
+    tc_lua.error(L);
+}
+
+void tc_lua_set_interrupt(lua_State *L, int count, tc_lua_interrupt_fn interrupt) {
+    interrupt_fn = interrupt;
+    if (count > 0) tc_lua.sethook(L, count_hook, TC_LUA_MASKCOUNT, count);
+    else tc_lua.sethook(L, NULL, 0, 0);
+}

@@ -1,0 +1,497 @@
+import CTagCacheSys
+import Lua
+import RESP
+import Store
+
+/// The script being run: who called it, the script's own client, and what it may do.
+final class ScriptRun {
+    let caller: CommandContext
+    /// The script's client: its own database selection, reply buffer and protocol (setresp).
+    let ctx: CommandContext
+    let flags: ScriptFlags
+    /// EVAL_RO / EVALSHA_RO / FCALL_RO, or a script declaring no-writes.
+    let readOnly: Bool
+    /// Over maxmemory when the script started (its first write is refused).
+    let outOfMemory: Bool
+    /// The script's name in errors: the SHA-1 of an EVAL, the function's name for FCALL.
+    let name: String
+    var wroteSomething = false
+    /// EVAL (SCRIPT KILL stops it) rather than FCALL (FUNCTION KILL).
+    var isEval = true
+    /// When it started (monotonic µs), and whether it has run past busy-reply-threshold.
+    let startUs = monotonicUs()
+    var busy = false
+
+    init(caller: CommandContext, ctx: CommandContext, flags: ScriptFlags, readOnly: Bool, outOfMemory: Bool, name: String) {
+        self.caller = caller
+        self.ctx = ctx
+        self.flags = flags
+        self.readOnly = readOnly
+        self.outOfMemory = outOfMemory
+        self.name = name
+    }
+}
+
+/// The Lua state with Redis 7.0's scripting environment: the libraries, the `redis` table,
+/// the error handler, and a sandbox whose globals cannot be changed. Used only by the thread
+/// holding ScriptEngine.lock.
+final class ScriptVM {
+    let vm: LuaVM
+    var lua: LuaState { vm.state }
+    private(set) var functions: LuaFunctionTable!
+    unowned let engine: ScriptEngine
+    /// The running script (set for the duration of a call).
+    var run: ScriptRun?
+    /// The script client's context for each event loop's counters (scripts count their
+    /// commands in the caller's loop, as Redis counts them in commandstats).
+    private var contexts: [ObjectIdentifier: CommandContext] = [:]
+    /// redis.call's argument views and the text of its number arguments, reused.
+    private var spans = UnsafeMutableBufferPointer<Bytes>.allocate(capacity: 16)
+    private var numbers = UnsafeMutablePointer<UInt8>.allocate(capacity: 16 * 32)
+    private var numbersCapacity = 16
+
+    /// The Swift functions of the `redis` table, by their index in the function table.
+    enum Function: Int, CaseIterable {
+        case call, pcall, sha1hex, errorReply, statusReply, log, setresp, setRepl, replicateCommands,
+             breakpoint, debug, aclCheckCmd
+
+        var name: String {
+            switch self {
+            case .call: "call"
+            case .pcall: "pcall"
+            case .sha1hex: "sha1hex"
+            case .errorReply: "error_reply"
+            case .statusReply: "status_reply"
+            case .log: "log"
+            case .setresp: "setresp"
+            case .setRepl: "set_repl"
+            case .replicateCommands: "replicate_commands"
+            case .breakpoint: "breakpoint"
+            case .debug: "debug"
+            case .aclCheckCmd: "acl_check_cmd"
+            }
+        }
+    }
+
+    /// Globals a script may see, as Redis 7.0's allow lists name them (anything else the
+    /// libraries define, such as print, dofile, loadfile and newproxy, is removed).
+    static let allowedGlobals: Set<String> = [
+        "string", "cjson", "bit", "cmsgpack", "math", "table", "struct", "redis", "__redis__err__handler",
+        "xpcall", "tostring", "getfenv", "setmetatable", "next", "assert", "tonumber", "rawequal",
+        "collectgarbage", "getmetatable", "rawset", "pcall", "coroutine", "type", "_G", "select",
+        "unpack", "gcinfo", "pairs", "rawget", "loadstring", "ipairs", "_VERSION", "setfenv", "load",
+        "error",
+    ]
+
+    /// The error handler Redis installs: it adds the script's source and line to the error
+    /// (from the caller's frame when a C function raised it), and the `debug` library goes
+    /// away once it holds its own reference.
+    static let errorHandler = """
+        local dbg = debug
+        debug = nil
+        function __redis__err__handler(err)
+          local i = dbg.getinfo(2,'nSl')
+          if i and i.what == 'C' then
+            i = dbg.getinfo(3,'nSl')
+          end
+          if type(err) ~= 'table' then
+            err = {err='ERR ' .. tostring(err)}
+          end
+          if i then
+            err['source'] = i.source
+            err['line'] = i.currentline
+          end
+          return err
+        end
+        """
+
+    init?(version: String, engine: ScriptEngine) {
+        guard let vm = LuaVM() else { return nil }
+        self.vm = vm
+        self.engine = engine
+        functions = LuaFunctionTable { [unowned self] which, lua in self.call(which, lua) }
+        // The count hook finds this object through the registry.
+        vm.state.push(lightUserdata: Unmanaged.passUnretained(self).toOpaque())
+        vm.state.rawSet(LuaState.registryIndex, field: "tc_vm")
+        setUpEnvironment(version: version)
+    }
+
+    deinit {
+        spans.deallocate()
+        numbers.deallocate()
+    }
+
+    private func setUpEnvironment(version: String) {
+        let lua = self.lua
+        lua.newTable()
+        for f in Function.allCases {
+            lua.push(function: f.rawValue, of: functions)
+            lua.rawSet(-2, field: f.name)
+        }
+        for (name, value) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3),
+                              ("REPL_NONE", 0), ("REPL_AOF", 1), ("REPL_SLAVE", 2), ("REPL_REPLICA", 2), ("REPL_ALL", 3)] {
+            lua.push(Double(value))
+            lua.rawSet(-2, field: name)
+        }
+        let parts = version.split(separator: ".").map { Int($0) ?? 0 } + [0, 0, 0]
+        lua.push(Double(parts[0] << 16 | parts[1] << 8 | parts[2]))
+        lua.rawSet(-2, field: "REDIS_VERSION_NUM")
+        lua.push(version)
+        lua.rawSet(-2, field: "REDIS_VERSION")
+        lua.rawSet(LuaState.globalsIndex, field: "redis")
+        // The error handler (it also removes `debug`).
+        Array(Self.errorHandler.utf8).withUnsafeBufferPointer { code in
+            if lua.load(code, name: "@err_handler_def") { _ = lua.pcall(arguments: 0, results: 0, handler: 0) }
+        }
+        lua.setTop(0)
+        // Only the allowed globals stay.
+        var remove: [[UInt8]] = []
+        lua.pushNil()
+        while lua.next(LuaState.globalsIndex) {
+            lua.pop()
+            if lua.type(-1) != .string || !Self.allowedGlobals.contains(lua.toString(-1) ?? "") {
+                if let k = lua.toBytes(-1) { remove.append(k) }
+            }
+        }
+        for k in remove {
+            lua.push(bytes: k)
+            lua.pushNil()
+            lua.rawSet(LuaState.globalsIndex)
+        }
+        vm.protectGlobals()
+        lua.setTop(0)
+    }
+
+    /// Compiles a script body into the registry under `name`; returns Lua's error, or nil.
+    func compile(_ body: [UInt8], skipping shebang: Int, as name: String) -> String? {
+        let lua = self.lua
+        let ok = body.withUnsafeBufferPointer { b in
+            lua.load(UnsafeBufferPointer(rebasing: b[shebang...]), name: "@user_script")
+        }
+        if !ok {
+            let message = lua.toString(-1) ?? ""
+            lua.pop()
+            return message
+        }
+        lua.rawSet(LuaState.registryIndex, field: name)
+        return nil
+    }
+
+    /// The script client's context for the caller's event loop.
+    func scriptContext(for caller: CommandContext) -> CommandContext {
+        let id = ObjectIdentifier(caller.counters)
+        if let c = contexts[id] { return c }
+        let client = ClientState(id: 0, authenticated: true, now: caller.now, address: "")
+        let c = CommandContext(keyspace: caller.keyspace, reply: ReplyWriter(), client: client, table: caller.table,
+                               server: caller.server, counters: caller.counters)
+        c.holdsShardLocks = true
+        c.holdsAllShards = true
+        contexts[id] = c
+        return c
+    }
+
+    // MARK: running a script
+
+    /// Runs the compiled function `name` (in the registry) with KEYS and ARGV set, writing its
+    /// result (or error) to the caller's reply. The caller holds every shard lock.
+    func runEval(_ run: ScriptRun, function name: String, keys: Arguments, from first: Int, count numkeys: Int) {
+        let lua = self.lua
+        let base = lua.top
+        defer { lua.setTop(base) }
+        globals()
+        lua.rawGet(-1, field: "__redis__err__handler")
+        lua.remove(-2)
+        lua.rawGet(LuaState.registryIndex, field: name)
+        // KEYS and ARGV are globals of EVAL's scripts.
+        globals()
+        pushArray(keys, first, first + numkeys)
+        lua.rawSet(-2, field: "KEYS")
+        pushArray(keys, first + numkeys, keys.count)
+        lua.rawSet(-2, field: "ARGV")
+        lua.pop()
+        execute(run, arguments: 0)
+    }
+
+    /// Calls the function on top (the error handler below it and `arguments` above it) and
+    /// replies with its result.
+    func execute(_ run: ScriptRun, arguments: Int32) {
+        let lua = self.lua
+        self.run = run
+        engine.wroteSomething.store(false, ordering: .relaxed)
+        engine.killRequested.store(false, ordering: .relaxed)
+        engine.running.store(run.isEval ? 1 : 2, ordering: .relaxed)
+        let hooked = engine.busyThresholdMs.load(ordering: .relaxed) > 0
+        if hooked { vm.setInterrupt(every: 100_000, scriptInterrupt) }
+        let ok = lua.pcall(arguments: arguments, results: 1, handler: -(arguments + 2))
+        if hooked { vm.setInterrupt(every: 0, nil) }
+        if run.busy { run.caller.keyspace.busyScript.store(0, ordering: .relaxed) }
+        engine.running.store(0, ordering: .relaxed)
+        self.run = nil
+        let reply = run.caller.reply
+        if ok {
+            ScriptReplies.reply(lua, to: reply, scriptResp: run.ctx.reply.protocolVersion)
+        } else {
+            ScriptReplies.replyError(lua, to: reply, script: run.name)
+        }
+        lua.pop()
+        run.ctx.reply.protocolVersion = 2
+        collectGarbageSometimes()
+    }
+
+    /// The count hook's work (every 100,000 instructions): past busy-reply-threshold the script
+    /// is busy, other clients get -BUSY, and the caller's loop serves its other clients between
+    /// two hooks (so SCRIPT KILL can arrive). True stops the script (SCRIPT KILL, SHUTDOWN
+    /// NOSAVE).
+    func interrupt() -> Bool {
+        guard let run else { return false }
+        if engine.killRequested.load(ordering: .relaxed) { return true }
+        if !run.busy {
+            let elapsed = (monotonicUs() - run.startUs) / 1000
+            if elapsed < Int64(engine.busyThresholdMs.load(ordering: .relaxed)) { return false }
+            run.busy = true
+            run.caller.server.scriptLog(level: 3, "Slow script detected: still in execution after \(elapsed) milliseconds. "
+                + "You can try killing the script using the \(run.isEval ? "SCRIPT KILL" : "FUNCTION KILL") command. "
+                + "Script name is: \(run.name).")
+            run.caller.keyspace.busyScript.store(run.isEval ? 1 : 2, ordering: .relaxed)
+        }
+        run.caller.serveWhileBusy?()
+        return engine.killRequested.load(ordering: .relaxed)
+    }
+
+    private var callsSinceGC = 0
+
+    /// A step of the garbage collector every 50 scripts, as Redis does (a full cycle now and
+    /// then costs more latency than small steps).
+    private func collectGarbageSometimes() {
+        callsSinceGC += 1
+        if callsSinceGC == 50 {
+            lua.gcStep(50)
+            callsSinceGC = 0
+        }
+    }
+
+    /// Pushes the real globals table (the sandbox's globals read through it).
+    func globals() { lua.rawGet(LuaState.registryIndex, field: "tc_globals") }
+
+    private func pushArray(_ args: Arguments, _ from: Int, _ to: Int) {
+        let lua = self.lua
+        lua.newTable(array: Int32(max(0, to - from)))
+        var n: Int32 = 1
+        for i in from..<max(from, to) {
+            lua.push(bytes: args[i])
+            lua.rawSet(-2, index: n)
+            n += 1
+        }
+    }
+
+    // MARK: the redis table's functions
+
+    func call(_ which: Int, _ lua: LuaState) -> Int? {
+        switch Function(rawValue: which)! {
+        case .call: return redisCall(lua, raise: true)
+        case .pcall: return redisCall(lua, raise: false)
+        case .sha1hex:
+            guard lua.top == 1 else { return raiseError(lua, "wrong number of arguments") }
+            let digest = lua.withBytes(1) { SHA1.hex($0) } ?? SHA1.hex([])
+            lua.push(bytes: digest)
+            return 1
+        case .errorReply:
+            guard lua.top == 1, lua.type(-1) == .string else {
+                ScriptReplies.pushError(lua, "wrong number or type of arguments")
+                return 1
+            }
+            var text = lua.toBytes(-1) ?? []
+            if text.first != 45 { text.insert(45, at: 0) }
+            ScriptReplies.pushError(lua, text)
+            return 1
+        case .statusReply:
+            guard lua.top == 1, lua.type(-1) == .string else {
+                ScriptReplies.pushError(lua, "wrong number or type of arguments")
+                return 1
+            }
+            lua.newTable()
+            lua.pushValue(-2)
+            lua.rawSet(-2, field: "ok")
+            return 1
+        case .log: return log(lua)
+        case .setresp:
+            guard let run else { return raiseError(lua, "redis.setresp can only be called inside a script invocation") }
+            guard lua.top == 1 else { return raiseError(lua, "redis.setresp() requires one argument.") }
+            let v = Self.truncatedInt(lua.toNumber(1))
+            guard v == 2 || v == 3 else { return raiseError(lua, "RESP version must be 2 or 3.") }
+            run.ctx.reply.protocolVersion = v
+            return 0
+        case .setRepl:
+            guard run != nil else { return raiseError(lua, "redis.set_repl can only be called inside a script invocation") }
+            guard lua.top == 1 else { return raiseError(lua, "redis.set_repl() requires two arguments.") }
+            let v = Self.truncatedInt(lua.toNumber(-1))
+            guard v & ~3 == 0 else {
+                return raiseError(lua, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+            }
+            return 0
+        case .replicateCommands:
+            lua.push(true)
+            return 1
+        case .breakpoint:
+            lua.push(false)
+            return 1
+        case .debug:
+            return 0
+        case .aclCheckCmd:
+            guard run != nil else { return raiseError(lua, "redis.acl_check_cmd can only be called inside a script invocation") }
+            return withCommandArguments(lua) { args in
+                guard lookUp(args) != nil else { return raiseError(lua, "Invalid command passed to redis.acl_check_cmd()") }
+                // Every client has every permission (ACL users are not offered yet).
+                lua.push(true)
+                return 1
+            } ?? raiseError(lua, nil)
+        }
+    }
+
+    /// Pushes Redis's error table for `message` and asks the trampoline to raise it.
+    private func raiseError(_ lua: LuaState, _ message: String?) -> Int? {
+        if let message { ScriptReplies.pushError(lua, message) }
+        return nil
+    }
+
+    /// C's (int) conversion of a Lua number (out of range: INT_MIN, as x86 does).
+    static func truncatedInt(_ d: Double) -> Int {
+        d > -2_147_483_649 && d < 2_147_483_648 ? Int(Int32(d)) : Int(Int32.min)
+    }
+
+    private func log(_ lua: LuaState) -> Int? {
+        let argc = lua.top
+        guard argc >= 2 else { return raiseError(lua, "redis.log() requires two arguments or more.") }
+        guard lua.isNumber(1) else { return raiseError(lua, "First argument must be a number (log level).") }
+        let level = Self.truncatedInt(lua.toNumber(1))
+        guard (0...3).contains(level) else { return raiseError(lua, "Invalid debug level.") }
+        var text: [UInt8] = []
+        for j in 2...argc {
+            _ = lua.withBytes(j) { b in
+                if j != 2 { text.append(32) }
+                text.append(contentsOf: b)
+            }
+        }
+        run?.caller.server.scriptLog(level: level, String(decoding: text, as: UTF8.self))
+        return 0
+    }
+
+    /// The command named by args (a container's subcommand when it has them), or nil.
+    private func lookUp(_ args: Arguments) -> CommandSpec? {
+        guard let spec = run?.caller.table.lookup(args[0]) else { return nil }
+        if !spec.subcommands.isEmpty && args.count >= 2 { return spec.subcommand(args[1]) }
+        return spec
+    }
+
+    /// Calls body with the function's arguments as a command's (strings as they are, numbers as
+    /// "%.17g", as Redis converts them), popping them from the stack first. nil, with Redis's
+    /// error pushed, when there are none or one is neither a string nor a number.
+    private func withCommandArguments(_ lua: LuaState, _ body: (Arguments) -> Int?) -> Int?? {
+        let argc = Int(lua.top)
+        if argc == 0 {
+            ScriptReplies.pushError(lua, "Please specify at least one argument for this redis lib call")
+            return .some(nil)
+        }
+        if spans.count < argc {
+            spans.deallocate()
+            spans = .allocate(capacity: max(argc, spans.count * 2))
+        }
+        var numberCount = 0
+        for j in 1...argc where lua.type(Int32(j)) == .number { numberCount += 1 }
+        if numberCount > numbersCapacity {
+            numbers.deallocate()
+            numbersCapacity = max(numberCount, numbersCapacity * 2)
+            numbers = .allocate(capacity: numbersCapacity * 32)
+        }
+        var used = 0
+        for j in 1...argc {
+            let i = Int32(j)
+            if lua.type(i) == .number {
+                let p = numbers + used * 32
+                let n = p.withMemoryRebound(to: CChar.self, capacity: 32) { Int(tc_format_double($0, 32, lua.toNumber(i))) }
+                spans[j - 1] = Bytes(start: p, count: n)
+                used += 1
+            } else if let b = lua.withBytes(i, { $0 }) {
+                // Valid while the string stays on the stack, which it does during the call.
+                spans[j - 1] = b.count == 0 ? Bytes(start: numbers, count: 0) : b
+            } else {
+                lua.setTop(0)
+                ScriptReplies.pushError(lua, "Lua redis lib command arguments must be strings or integers")
+                return .some(nil)
+            }
+        }
+        let result = body(Arguments(UnsafeBufferPointer(rebasing: spans[0..<argc])))
+        return .some(result)
+    }
+
+    /// redis.call / redis.pcall: runs a command as the script's client (scriptCall's checks
+    /// first) and converts its reply to Lua values.
+    private func redisCall(_ lua: LuaState, raise: Bool) -> Int? {
+        guard let run else { return raiseError(lua, "redis.call/pcall can only be called inside a script invocation") }
+        let r = withCommandArguments(lua) { args -> Int? in
+            let ctx = run.ctx
+            if let error = check(args, run) {
+                lua.setTop(0)
+                ScriptReplies.pushError(lua, "-" + error)
+                ScriptReplies.markStatsDone(lua)
+                // Counted as an error and, for a command that exists, a rejected call, as
+                // Redis's afterErrorReply and incrCommandStatsOnError do.
+                ctx.reply.error(error)
+                if let spec = resolved { ctx.counters.recordRejected(spec.id) }
+                ctx.reply.out.clear()
+                return raise ? nil : 1
+            }
+            let spec = resolved!
+            Dispatcher.call(ctx, spec, args)
+            lua.setTop(0)
+            let out = ctx.reply.out
+            let isError = out.readableBytes.first == 45
+            ScriptReplies.push(UnsafeRawBufferPointer(out.readableBytes), to: lua)
+            out.clear(shrinkTo: 1 << 16)
+            return raise && isError ? nil : 1
+        }
+        switch r {
+        case let .some(n): return n ?? (raise ? nil : 1)
+        case .none: return nil
+        }
+    }
+
+    /// The command that `check` found (set even when it refuses it).
+    private var resolved: CommandSpec?
+
+    /// scriptCall's checks, in Redis's order: the error message, or nil.
+    private func check(_ args: Arguments, _ run: ScriptRun) -> String? {
+        resolved = nil
+        guard let spec = lookUp(args) else { return "ERR Unknown Redis command called from script" }
+        resolved = spec
+        guard spec.arityAccepts(args.count) else { return "ERR Wrong number of args calling Redis command from script" }
+        let flags = spec.flags.union(spec.parent?.flags ?? [])
+        if flags.contains(.noscript) { return "ERR This Redis command is not allowed from script" }
+        let writes = spec.flags.contains(.write)
+        // (Redis also refuses its may_replicate commands here; the descriptions do not carry
+        // that flag yet.)
+        if run.readOnly && writes {
+            return "ERR Write commands are not allowed from read-only scripts."
+        }
+        if !run.flags.contains(.allowOOM) || run.flags.contains(.evalCompat), run.outOfMemory, !run.wroteSomething,
+           spec.flags.contains(.denyoom) {
+            return "OOM command not allowed when used memory > 'maxmemory'."
+        }
+        if writes {
+            run.wroteSomething = true
+            engine.wroteSomething.store(true, ordering: .relaxed)
+        }
+        run.ctx.now = run.caller.now
+        return nil
+    }
+}
+
+/// The count hook's entry (CLua calls it with the state): finds the ScriptVM in the registry.
+private func scriptInterrupt(_ L: OpaquePointer?) -> Int32 {
+    let lua = LuaState(L!)
+    lua.rawGet(LuaState.registryIndex, field: "tc_vm")
+    let p = lua.toUserdata(-1)
+    lua.pop()
+    guard let p else { return 0 }
+    return Unmanaged<ScriptVM>.fromOpaque(p).takeUnretainedValue().interrupt() ? 1 : 0
+}
