@@ -221,6 +221,29 @@ void tc_lua_protect_globals(lua_State *L) {
     tc_lua.settop(L, real - 1);
 }
 
+static int protected_table_error(lua_State *L) {
+    if (!tc_lua.isstring(L, 2)) return tc_lua.error_format(L, "Second argument to luaProtectedTableError must be a string or number");
+    return tc_lua.error_format(L, "Script attempted to access nonexistent global variable '%s'", tc_lua.tolstring(L, 2, NULL));
+}
+
+void tc_lua_set_error_metatable(lua_State *L, int idx) {
+    if (idx < 0 && idx > TC_LUA_REGISTRYINDEX) idx = tc_lua.gettop(L) + idx + 1;
+    tc_lua.createtable(L, 0, 1);
+    tc_lua.pushcclosure(L, protected_table_error, 0);
+    tc_lua.setfield(L, -2, "__index");
+    tc_lua.setmetatable(L, idx);
+}
+
+void tc_lua_set_globals_source(lua_State *L, int idx) {
+    if (idx < 0 && idx > TC_LUA_REGISTRYINDEX) idx = tc_lua.gettop(L) + idx + 1;
+    if (!tc_lua.getmetatable(L, TC_LUA_GLOBALSINDEX)) return;
+    tc_lua.pushstring(L, "__index");
+    tc_lua.pushvalue(L, idx);
+    tc_lua.pushcclosure(L, global_index, 1);
+    tc_lua.rawset(L, -3);
+    tc_lua.settop(L, -2);
+}
+
 // rawset and setmetatable as Lua's, refusing the read-only tables as Redis's patched Lua does
 // (upvalue 1: the original function).
 static int guarded(lua_State *L) {
@@ -341,11 +364,12 @@ static tc_lua_interrupt_fn interrupt_fn;
 
 static void count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    if (!interrupt_fn || !interrupt_fn(L)) return;
+    int stop = interrupt_fn ? interrupt_fn(L) : 0;
+    if (!stop) return;
     // Keep interrupting at every line, so a pcall in the script cannot swallow the kill.
     tc_lua.sethook(L, count_hook, TC_LUA_MASKLINE, 0);
     tc_lua.createtable(L, 0, 1);
-    tc_lua.pushstring(L, "ERR Script killed by user with SCRIPT KILL...");
+    tc_lua.pushstring(L, stop == 2 ? "ERR FUNCTION LOAD timeout" : "ERR Script killed by user with SCRIPT KILL...");
     tc_lua.setfield(L, -2, "err");
     tc_lua.error(L);
 }

@@ -18,7 +18,7 @@ public final class CommandTable: @unchecked Sendable {
         CommandTable(groups: [StringCommands.all, KeyCommands.all, ConnectionCommands.all,
                               ServerCommands.all, CommandCommands.all, TransactionCommands.all, HashCommands.all,
                               SetCommands.all, ListCommands.all, ObjectCommands.all, BlockingCommands.all,
-                              TagCommands.all, SlowlogCommands.all, DebugCommands.all, ScriptCommands.all])
+                              TagCommands.all, SlowlogCommands.all, DebugCommands.all, ScriptCommands.all, FunctionCommands.all])
     }
 
     func register(_ c: CommandSpec) {

@@ -169,6 +169,15 @@ public final class LuaVM {
     /// registry as `tc_globals`.
     public func protectGlobals() { tc_lua_protect_globals(state.L) }
 
+    /// Reads globals from the table on top (popped) instead: see tc_lua_set_globals_source.
+    public func readGlobalsFromTableOnTop() {
+        tc_lua_set_globals_source(state.L, -1)
+        state.pop()
+    }
+
+    /// Reading a missing field of the table on top raises Redis's undefined-global error.
+    public func raiseOnMissingFields() { tc_lua_set_error_metatable(state.L, -1) }
+
     /// Pushes a read-only view of the table on top in its place.
     public func makeReadOnly() { tc_lua_push_readonly(state.L, -1) }
 

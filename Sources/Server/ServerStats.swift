@@ -124,6 +124,11 @@ struct MemoryFigures {
     let lua: Int
     let scripts: Int
     let cachedScripts: Int
+    /// The functions engine: its Lua heap, functions, libraries and their bytes.
+    let functionsLua: Int
+    let functions: Int
+    let libraries: Int
+    let functionBytes: Int
 
     var overhead: Int { max(used - dataset, 0) }
     /// rss / used; 0 before anything is used.
@@ -132,6 +137,7 @@ struct MemoryFigures {
     init(_ server: TagCacheServer) {
         dataset = server.keyspace.memoryBytes()
         (lua, scripts, cachedScripts) = server.scripts.memory
+        (functionsLua, functions, libraries, functionBytes) = server.scripts.functionMemory
         startup = server.startupMemory
         clients = server.registry.withClients { list in
             list.reduce(0) {

@@ -150,6 +150,9 @@ final class StatsParityTests: XCTestCase {
     EVALSHA_RO 3e2feda524ce47490a94e4a49a2a6ef846627ef6 1 s:1
     EVAL_RO return(redis.call('SET','s:1','b')) 0
     SCRIPT EXISTS abc
+    FCALL nosuch 0
+    FUNCTION DELETE nosuch
+    FUNCTION STATS
     GET h:1
     HGET s:1 f
     LLEN s:1

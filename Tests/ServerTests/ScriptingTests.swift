@@ -106,6 +106,34 @@ final class ScriptingTests: XCTestCase {
         }
     }
 
+    /// A busy function: -BUSY names FUNCTION KILL, SCRIPT KILL refuses it, FUNCTION STATS shows
+    /// it, FUNCTION KILL stops it.
+    func testBusyFunctionAndFunctionKill() throws {
+        let s = try TestServer(["event-loops": "1", "busy-reply-threshold": "50"])
+        defer { s.stop() }
+        let a = try s.client(), c = try s.client()
+        assertReply(try c.command("FUNCTION", "LOAD", "#!lua name=spin\nredis.register_function('spin', function() while true do end end)"),
+                    "$4\r\nspin\r\n")
+        try a.send("FCALL", "spin", "0")
+        let busy = "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+        var reply = ""
+        for _ in 0..<200 {
+            reply = try c.command("GET", "k")
+            if reply.hasPrefix("-BUSY") { break }
+            usleep(10_000)
+        }
+        assertReply(reply, busy)
+        assertReply(try c.command("SCRIPT", "KILL"), busy)
+        let stats = try c.command("FUNCTION", "STATS")
+        XCTAssertTrue(stats.contains("$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*3\r\n$5\r\nFCALL\r\n$4\r\nspin\r\n$1\r\n0\r\n$11\r\nduration_ms\r\n:"),
+                      stats.debugDescription)
+        assertReply(try c.command("FUNCTION", "KILL"), "+OK\r\n")
+        let killed = try a.readReplyText()
+        XCTAssertTrue(killed.hasPrefix("-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2."), killed.debugDescription)
+        assertReply(try c.command("FUNCTION", "STATS"),
+                    "*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:1\r\n")
+    }
+
     /// A script that wrote cannot be killed; SHUTDOWN NOSAVE stops it and the server exits.
     func testUnkillableScriptAndShutdownNosave() throws {
         let p = try ServerProcess(["--busy-reply-threshold", "50"])

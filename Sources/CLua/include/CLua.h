@@ -132,6 +132,12 @@ void tc_lua_push_readonly(lua_State *L, int idx);
 /// Makes the globals table read-only with Redis's errors for reading an undefined global and
 /// for writing any: call once after the environment is complete.
 void tc_lua_protect_globals(lua_State *L);
+/// Points the read-only globals at another table (the table at idx): what FUNCTION LOAD's
+/// code sees is only the library API; what its functions see when called is the real globals.
+void tc_lua_set_globals_source(lua_State *L, int idx);
+/// Gives the table at idx a metatable whose __index raises Redis's "Script attempted to access
+/// nonexistent global variable" error (the load-time `redis` table of FUNCTION LOAD).
+void tc_lua_set_error_metatable(lua_State *L, int idx);
 /// Installs the globals Redis replaces: `rawset` and `setmetatable` that refuse read-only
 /// views, `pcall` that returns a redis.call error table's message, and math.random /
 /// math.randomseed on Redis's portable lrand48 (the same sequence on every platform).
@@ -140,9 +146,9 @@ void tc_lua_install_guards(lua_State *L);
 /// after set-up), and cjson and bit when Debian's modules are installed.
 void tc_lua_open_libraries(lua_State *L);
 
-/// The count hook for long scripts: every `count` instructions Lua calls
-/// `interrupt(L, context)`; a non-zero return raises `message` as a script error
-/// (`{err=message}`), and from then on the hook runs at every line so pcall cannot keep the
+/// The count hook for long scripts: every `count` instructions Lua calls `interrupt(L)`; 1
+/// raises Redis's "Script killed by user with SCRIPT KILL..." error, 2 "FUNCTION LOAD timeout"
+/// (as `{err=...}`), and from then on the hook runs at every line so pcall cannot keep the
 /// script alive. count 0 removes the hook.
 typedef int (*tc_lua_interrupt_fn)(lua_State *L);
 void tc_lua_set_interrupt(lua_State *L, int count, tc_lua_interrupt_fn interrupt);

@@ -73,6 +73,135 @@ extension CommandDescription {
             .init("arg", .string, flags: [.optional, .multiple]),
         ])
 
+    static let fcall = CommandDescription(
+        "fcall", arity: -3,
+        flags: [.noscript, .stale, .skipMonitor, .noMandatoryKeys],
+        acl: [.scripting],
+        keys: [
+            KeySpec([.rw, .access, .update], .index(2), .keyNum(index: 0, firstKey: 1, keyStep: 1), notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),
+        ],
+        summary: "Invoke a function",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "Depends on the function that is executed.",
+        arguments: [
+            .init("function", .string),
+            .init("numkeys", .integer),
+            .init("key", .key, keySpec: 0, flags: [.optional, .multiple]),
+            .init("arg", .string, flags: [.optional, .multiple]),
+        ])
+
+    static let fcallRo = CommandDescription(
+        "fcall_ro", arity: -3,
+        flags: [.readonly, .noscript, .stale, .skipMonitor, .noMandatoryKeys],
+        acl: [.scripting],
+        keys: [
+            KeySpec([.ro, .access], .index(2), .keyNum(index: 0, firstKey: 1, keyStep: 1), notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),
+        ],
+        summary: "Invoke a read-only function",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "Depends on the function that is executed.",
+        arguments: [
+            .init("function", .string),
+            .init("numkeys", .integer),
+            .init("key", .key, keySpec: 0, flags: [.optional, .multiple]),
+            .init("arg", .string, flags: [.optional, .multiple]),
+        ])
+
+    static let function = CommandDescription(
+        "function", arity: -2,
+        summary: "A container for function commands",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "Depends on subcommand.")
+
+    static let functionDelete = CommandDescription(
+        "function|delete", arity: 3,
+        flags: [.write, .noscript],
+        acl: [.scripting],
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+        summary: "Delete a function by name",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(1)",
+        arguments: [
+            .init("library-name", .string),
+        ])
+
+    static let functionFlush = CommandDescription(
+        "function|flush", arity: -2,
+        flags: [.write, .noscript],
+        acl: [.scripting],
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+        summary: "Deleting all functions",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(N) where N is the number of functions deleted",
+        arguments: [
+            .init("async", .oneof, flags: [.optional], [
+                .init("async", .pureToken, token: "ASYNC"),
+                .init("sync", .pureToken, token: "SYNC"),
+            ]),
+        ])
+
+    static let functionHelp = CommandDescription(
+        "function|help", arity: 2,
+        flags: [.loading, .stale],
+        acl: [.scripting],
+        summary: "Show helpful text about the different subcommands",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(1)")
+
+    static let functionKill = CommandDescription(
+        "function|kill", arity: 2,
+        flags: [.noscript, .allowBusy],
+        acl: [.scripting],
+        tips: ["request_policy:all_shards", "response_policy:one_succeeded"],
+        summary: "Kill the function currently in execution.",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(1)")
+
+    static let functionList = CommandDescription(
+        "function|list", arity: -2,
+        flags: [.noscript],
+        acl: [.scripting],
+        tips: ["nondeterministic_output_order"],
+        summary: "List information about all the functions",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(N) where N is the number of functions",
+        arguments: [
+            .init("library-name-pattern", .string, token: "LIBRARYNAME", flags: [.optional]),
+            .init("withcode", .pureToken, token: "WITHCODE", flags: [.optional]),
+        ])
+
+    static let functionLoad = CommandDescription(
+        "function|load", arity: -3,
+        flags: [.write, .denyoom, .noscript],
+        acl: [.scripting],
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+        summary: "Create a function with the given arguments (name, code, description)",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(1) (considering compilation time is redundant)",
+        arguments: [
+            .init("replace", .pureToken, token: "REPLACE", flags: [.optional]),
+            .init("function-code", .string),
+        ])
+
+    static let functionStats = CommandDescription(
+        "function|stats", arity: 2,
+        flags: [.noscript, .allowBusy],
+        acl: [.scripting],
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+        summary: "Return information about the function currently running (name, description, duration)",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(1)")
+
     static let script = CommandDescription(
         "script", arity: -2,
         summary: "A container for Lua scripts management commands",

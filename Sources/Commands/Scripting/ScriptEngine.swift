@@ -153,7 +153,34 @@ public final class ScriptEngine: Sendable {
         luaBytes.store(s.vm?.vm.allocatedBytes ?? 0, ordering: .relaxed)
         cacheBytes.store(s.scriptBytes, ordering: .relaxed)
         cacheCount.store(s.scripts.count, ordering: .relaxed)
+        functionsLua.store(s.functionVM?.vm.allocatedBytes ?? 0, ordering: .relaxed)
+        functionCount.store(s.functions.functionCount, ordering: .relaxed)
+        libraryCount.store(s.functions.libraries.count, ordering: .relaxed)
+        functionBytes.store(s.functions.libraries.reduce(0) { $0 + $1.code.count + 64 + $1.functions.count * 96 }, ordering: .relaxed)
     }
+
+    /// INFO's functions figures: the functions VM's heap, functions, libraries, their bytes.
+    let functionsLua = Atomic<Int>(0)
+    let functionCount = Atomic<Int>(0)
+    let libraryCount = Atomic<Int>(0)
+    let functionBytes = Atomic<Int>(0)
+
+    public var functionMemory: (lua: Int, functions: Int, libraries: Int, bytes: Int) {
+        (functionsLua.load(ordering: .relaxed), functionCount.load(ordering: .relaxed),
+         libraryCount.load(ordering: .relaxed), functionBytes.load(ordering: .relaxed))
+    }
+
+    /// The functions engine's VM, made on first use.
+    func functionVM(_ s: ScriptState) -> ScriptVM? {
+        if let v = s.functionVM { return v }
+        guard unavailable == nil, let v = ScriptVM(version: version, engine: self, forFunctions: true) else { return nil }
+        s.functionVM = v
+        publish(s)
+        return v
+    }
+
+    /// The function being run, for FUNCTION STATS (read by other loops while it runs).
+    let runningFunction = Locked<(name: String, command: [[UInt8]], startUs: Int64)?>(nil)
 
     /// The state's Lua VM, made (with Redis's environment) on first use.
     func vm(_ s: ScriptState) -> ScriptVM? {
@@ -205,6 +232,9 @@ public final class ScriptEngine: Sendable {
 /// What `ScriptEngine.lock` guards.
 final class ScriptState {
     var vm: ScriptVM?
+    /// The functions engine's Lua state and its libraries.
+    var functionVM: ScriptVM?
+    var functions = FunctionRegistry()
     /// By SHA-1 hex (lower case).
     var scripts: [[UInt8]: CachedScript] = [:]
     var scriptBytes = 0

@@ -53,7 +53,17 @@ final class ScriptVM {
     /// The Swift functions of the `redis` table, by their index in the function table.
     enum Function: Int, CaseIterable {
         case call, pcall, sha1hex, errorReply, statusReply, log, setresp, setRepl, replicateCommands,
-             breakpoint, debug, aclCheckCmd
+             breakpoint, debug, aclCheckCmd, registerFunction
+
+        /// EVAL's `redis` table has them all but register_function; a function's lacks the
+        /// debugger's and replicate_commands too (FUNCTION LOAD's has register_function and log).
+        func inRedisTable(functions: Bool) -> Bool {
+            switch self {
+            case .registerFunction: false
+            case .breakpoint, .debug, .replicateCommands: !functions
+            default: true
+            }
+        }
 
         var name: String {
             switch self {
@@ -69,6 +79,7 @@ final class ScriptVM {
             case .breakpoint: "breakpoint"
             case .debug: "debug"
             case .aclCheckCmd: "acl_check_cmd"
+            case .registerFunction: "register_function"
             }
         }
     }
@@ -86,10 +97,11 @@ final class ScriptVM {
     /// The error handler Redis installs: it adds the script's source and line to the error
     /// (from the caller's frame when a C function raised it), and the `debug` library goes
     /// away once it holds its own reference.
-    static let errorHandler = """
+    static func errorHandler(global: Bool) -> String {
+        """
         local dbg = debug
         debug = nil
-        function __redis__err__handler(err)
+        \(global ? "function __redis__err__handler(err)" : "local error_handler = function (err)")
           local i = dbg.getinfo(2,'nSl')
           if i and i.what == 'C' then
             i = dbg.getinfo(3,'nSl')
@@ -103,12 +115,23 @@ final class ScriptVM {
           end
           return err
         end
+        \(global ? "" : "return error_handler")
         """
+    }
 
-    init?(version: String, engine: ScriptEngine) {
+    /// The functions engine (FUNCTION LOAD, FCALL) rather than EVAL's: a Lua state of its own,
+    /// as in Redis.
+    let forFunctions: Bool
+    /// The library FUNCTION LOAD is running (register_function adds to it), and when it began.
+    var loading: LoadingLibrary?
+    /// The last reference handed to a registered function (tc_function_refs).
+    var nextRef: Int32 = 0
+
+    init?(version: String, engine: ScriptEngine, forFunctions: Bool = false) {
         guard let vm = LuaVM() else { return nil }
         self.vm = vm
         self.engine = engine
+        self.forFunctions = forFunctions
         functions = LuaFunctionTable { [unowned self] which, lua in self.call(which, lua) }
         // The count hook finds this object through the registry.
         vm.state.push(lightUserdata: Unmanaged.passUnretained(self).toOpaque())
@@ -124,24 +147,23 @@ final class ScriptVM {
     private func setUpEnvironment(version: String) {
         let lua = self.lua
         lua.newTable()
-        for f in Function.allCases {
+        for f in Function.allCases where f.inRedisTable(functions: forFunctions) {
             lua.push(function: f.rawValue, of: functions)
             lua.rawSet(-2, field: f.name)
         }
-        for (name, value) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3),
-                              ("REPL_NONE", 0), ("REPL_AOF", 1), ("REPL_SLAVE", 2), ("REPL_REPLICA", 2), ("REPL_ALL", 3)] {
+        for (name, value) in [("REPL_NONE", 0), ("REPL_AOF", 1), ("REPL_SLAVE", 2), ("REPL_REPLICA", 2), ("REPL_ALL", 3)] {
             lua.push(Double(value))
             lua.rawSet(-2, field: name)
         }
-        let parts = version.split(separator: ".").map { Int($0) ?? 0 } + [0, 0, 0]
-        lua.push(Double(parts[0] << 16 | parts[1] << 8 | parts[2]))
-        lua.rawSet(-2, field: "REDIS_VERSION_NUM")
-        lua.push(version)
-        lua.rawSet(-2, field: "REDIS_VERSION")
+        addLogAndVersion(version)
         lua.rawSet(LuaState.globalsIndex, field: "redis")
-        // The error handler (it also removes `debug`).
-        Array(Self.errorHandler.utf8).withUnsafeBufferPointer { code in
-            if lua.load(code, name: "@err_handler_def") { _ = lua.pcall(arguments: 0, results: 0, handler: 0) }
+        // The error handler (it also removes `debug`): a global of EVAL's, in the registry for
+        // functions.
+        let handler = Self.errorHandler(global: !forFunctions)
+        Array(handler.utf8).withUnsafeBufferPointer { code in
+            if lua.load(code, name: "@err_handler_def"), lua.pcall(arguments: 0, results: forFunctions ? 1 : 0, handler: 0), forFunctions {
+                lua.rawSet(LuaState.registryIndex, field: "tc_error_handler")
+            }
         }
         lua.setTop(0)
         // Only the allowed globals stay.
@@ -160,6 +182,23 @@ final class ScriptVM {
         }
         vm.protectGlobals()
         lua.setTop(0)
+        if forFunctions { setUpLoadAPI(version: version) }
+    }
+
+    /// redis.log, the LOG_* levels and REDIS_VERSION(_NUM), into the table on top.
+    func addLogAndVersion(_ version: String) {
+        let lua = self.lua
+        lua.push(function: Function.log.rawValue, of: functions)
+        lua.rawSet(-2, field: "log")
+        for (name, value) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
+            lua.push(Double(value))
+            lua.rawSet(-2, field: name)
+        }
+        let parts = version.split(separator: ".").map { Int($0) ?? 0 } + [0, 0, 0]
+        lua.push(Double(parts[0] << 16 | parts[1] << 8 | parts[2]))
+        lua.rawSet(-2, field: "REDIS_VERSION_NUM")
+        lua.push(version)
+        lua.rawSet(-2, field: "REDIS_VERSION")
     }
 
     /// Compiles a script body into the registry under `name`; returns Lua's error, or nil.
@@ -240,14 +279,18 @@ final class ScriptVM {
 
     /// The count hook's work (every 100,000 instructions): past busy-reply-threshold the script
     /// is busy, other clients get -BUSY, and the caller's loop serves its other clients between
-    /// two hooks (so SCRIPT KILL can arrive). True stops the script (SCRIPT KILL, SHUTDOWN
-    /// NOSAVE).
-    func interrupt() -> Bool {
-        guard let run else { return false }
-        if engine.killRequested.load(ordering: .relaxed) { return true }
+    /// two hooks (so SCRIPT KILL can arrive). Stops the script (SCRIPT KILL, SHUTDOWN
+    /// NOSAVE; 1), or FUNCTION LOAD's code past its 500 ms (2).
+    func interrupt() -> Int32 {
+        if let l = loading {
+            // FUNCTION LOAD's code may not run longer than 500 ms.
+            return monotonicUs() - l.startUs > 500_000 ? 2 : 0
+        }
+        guard let run else { return 0 }
+        if engine.killRequested.load(ordering: .relaxed) { return 1 }
         if !run.busy {
             let elapsed = (monotonicUs() - run.startUs) / 1000
-            if elapsed < Int64(engine.busyThresholdMs.load(ordering: .relaxed)) { return false }
+            if elapsed < Int64(engine.busyThresholdMs.load(ordering: .relaxed)) { return 0 }
             run.busy = true
             run.caller.server.scriptLog(level: 3, "Slow script detected: still in execution after \(elapsed) milliseconds. "
                 + "You can try killing the script using the \(run.isEval ? "SCRIPT KILL" : "FUNCTION KILL") command. "
@@ -255,7 +298,7 @@ final class ScriptVM {
             run.caller.keyspace.busyScript.store(run.isEval ? 1 : 2, ordering: .relaxed)
         }
         run.caller.serveWhileBusy?()
-        return engine.killRequested.load(ordering: .relaxed)
+        return engine.killRequested.load(ordering: .relaxed) ? 1 : 0
     }
 
     private var callsSinceGC = 0
@@ -273,7 +316,7 @@ final class ScriptVM {
     /// Pushes the real globals table (the sandbox's globals read through it).
     func globals() { lua.rawGet(LuaState.registryIndex, field: "tc_globals") }
 
-    private func pushArray(_ args: Arguments, _ from: Int, _ to: Int) {
+    func pushArray(_ args: Arguments, _ from: Int, _ to: Int) {
         let lua = self.lua
         lua.newTable(array: Int32(max(0, to - from)))
         var n: Int32 = 1
@@ -288,6 +331,7 @@ final class ScriptVM {
 
     func call(_ which: Int, _ lua: LuaState) -> Int? {
         switch Function(rawValue: which)! {
+        case .registerFunction: return registerFunction(lua)
         case .call: return redisCall(lua, raise: true)
         case .pcall: return redisCall(lua, raise: false)
         case .sha1hex:
@@ -349,7 +393,7 @@ final class ScriptVM {
     }
 
     /// Pushes Redis's error table for `message` and asks the trampoline to raise it.
-    private func raiseError(_ lua: LuaState, _ message: String?) -> Int? {
+    func raiseError(_ lua: LuaState, _ message: String?) -> Int? {
         if let message { ScriptReplies.pushError(lua, message) }
         return nil
     }
@@ -487,11 +531,11 @@ final class ScriptVM {
 }
 
 /// The count hook's entry (CLua calls it with the state): finds the ScriptVM in the registry.
-private func scriptInterrupt(_ L: OpaquePointer?) -> Int32 {
+func scriptInterrupt(_ L: OpaquePointer?) -> Int32 {
     let lua = LuaState(L!)
     lua.rawGet(LuaState.registryIndex, field: "tc_vm")
     let p = lua.toUserdata(-1)
     lua.pop()
     guard let p else { return 0 }
-    return Unmanaged<ScriptVM>.fromOpaque(p).takeUnretainedValue().interrupt() ? 1 : 0
+    return Unmanaged<ScriptVM>.fromOpaque(p).takeUnretainedValue().interrupt()
 }
