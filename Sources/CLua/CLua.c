@@ -65,6 +65,7 @@ int tc_lua_open(char *err, size_t errlen) {
     SYM(gc, "lua_gc"); SYM(sethook, "lua_sethook"); SYM(getinfo, "lua_getinfo");
     SYM(getstack, "lua_getstack"); SYM(loadbuffer, "luaL_loadbuffer"); SYM(where, "luaL_where");
     SYM(error_format, "luaL_error"); SYM(checkinteger, "luaL_checkinteger"); SYM(argerror, "luaL_argerror");
+    SYM(checktype, "luaL_checktype"); SYM(optinteger, "luaL_optinteger");
     SYM(open_base, "luaopen_base"); SYM(open_table, "luaopen_table"); SYM(open_string, "luaopen_string");
     SYM(open_math, "luaopen_math"); SYM(open_debug, "luaopen_debug");
 #undef SYM
@@ -143,11 +144,13 @@ void tc_lua_push_readonly(lua_State *L, int idx) {
         tc_lua.setfield(L, TC_LUA_REGISTRYINDEX, readonly_key);
     }
     tc_lua.createtable(L, 0, 0); // the view
-    tc_lua.createtable(L, 0, 2); // its metatable
+    tc_lua.createtable(L, 0, 3); // its metatable, which getmetatable does not give out
     tc_lua.pushvalue(L, idx);
     tc_lua.setfield(L, -2, "__index");
     tc_lua.pushcclosure(L, readonly_error, 0);
     tc_lua.setfield(L, -2, "__newindex");
+    tc_lua.pushboolean(L, 0);
+    tc_lua.setfield(L, -2, "__metatable");
     tc_lua.setmetatable(L, -2);
     tc_lua.pushvalue(L, -1);
     tc_lua.pushboolean(L, 1);
@@ -163,6 +166,17 @@ static int global_index(lua_State *L) {
     if (tc_lua.type(L, -1) != TC_LUA_TNIL) return 1;
     if (!tc_lua.isstring(L, 2)) return tc_lua.error_format(L, "Second argument to luaProtectedTableError must be a string or number");
     return tc_lua.error_format(L, "Script attempted to access nonexistent global variable '%s'", tc_lua.tolstring(L, 2, NULL));
+}
+
+// Makes the metatable of the value at idx read-only where scripts can reach it: Lua's
+// getmetatable then returns a read-only view of it (Redis's tables are read-only in place).
+static void lock_metatable(lua_State *L, int idx) {
+    if (idx < 0 && idx > TC_LUA_REGISTRYINDEX) idx = tc_lua.gettop(L) + idx + 1;
+    if (!tc_lua.getmetatable(L, idx)) return;
+    tc_lua.pushvalue(L, -1);
+    tc_lua_push_readonly(L, -1);
+    tc_lua.setfield(L, -2, "__metatable");
+    tc_lua.settop(L, -2);
 }
 
 void tc_lua_protect_globals(lua_State *L) {
@@ -203,6 +217,7 @@ void tc_lua_protect_globals(lua_State *L) {
         tc_lua.setfield(L, -2, "__index");
         tc_lua.settop(L, -2);
     }
+    lock_metatable(L, -1);
     tc_lua.settop(L, -2);
     tc_lua.pushvalue(L, real);
     tc_lua.setfield(L, TC_LUA_REGISTRYINDEX, "tc_globals");
@@ -213,6 +228,7 @@ void tc_lua_protect_globals(lua_State *L) {
     tc_lua.pushcclosure(L, readonly_error, 0);
     tc_lua.setfield(L, -2, "__newindex");
     tc_lua.setmetatable(L, TC_LUA_GLOBALSINDEX);
+    lock_metatable(L, TC_LUA_GLOBALSINDEX);
     tc_lua.pushvalue(L, TC_LUA_GLOBALSINDEX);
     tc_lua.getfield(L, TC_LUA_REGISTRYINDEX, readonly_key);
     tc_lua.pushvalue(L, -2);
@@ -318,7 +334,103 @@ static int math_randomseed(lua_State *L) {
     return 0;
 }
 
+// unpack as Redis's Lua has it: Lua 5.1.5's computes the count in int arithmetic, so
+// unpack({}, -2, 2147483647) overflows and writes past the stack.
+static int safe_unpack(lua_State *L) {
+    tc_lua.checktype(L, 1, TC_LUA_TTABLE);
+    int i = (int)tc_lua.optinteger(L, 2, 1);
+    int e = tc_lua.type(L, 3) <= 0 ? (int)tc_lua.objlen(L, 1) : (int)tc_lua.checkinteger(L, 3);
+    if (i > e) return 0;
+    unsigned int n = (unsigned int)e - (unsigned int)i;
+    if (n >= 2147483647u || !tc_lua.checkstack(L, (int)++n)) return tc_lua.error_format(L, "too many results to unpack");
+    tc_lua.rawgeti(L, 1, i);
+    while (i++ < e) tc_lua.rawgeti(L, 1, i);
+    return (int)n;
+}
+
+// bit.tohex as LuaBitOp 1.0.3 has it: 1.0.2's negates INT_MIN digits and overruns its buffer.
+static int safe_tohex(lua_State *L) {
+    uint32_t b = (uint32_t)(int64_t)tc_lua.tonumber(L, 1);
+    lua_Number nd = tc_lua.type(L, 2) <= 0 ? 8 : tc_lua.tonumber(L, 2);
+    int32_t n = nd >= 2147483647.0 ? 2147483647 : nd <= -2147483648.0 ? -2147483647 : (int32_t)nd;
+    const char *hexdigits = "0123456789abcdef";
+    char buf[8];
+    if (n < 0) { n = -n; hexdigits = "0123456789ABCDEF"; }
+    if (n > 8) n = 8;
+    for (int i = (int)n; --i >= 0;) { buf[i] = hexdigits[b & 15]; b >>= 4; }
+    tc_lua.pushlstring(L, buf, (size_t)n);
+    return 1;
+}
+
+// loadstring and load refusing precompiled chunks, as Redis's Lua does: malformed bytecode
+// can read and write memory at will (CVE-2015-4335). They answer nil and a message, so
+// calling the result fails with "attempt to call a nil value".
+static int refuse_binary(lua_State *L, const char *chunk, size_t n, const char *name) {
+    if (n > 0 && chunk[0] == 27) {
+        tc_lua.pushnil(L);
+        tc_lua.pushstring(L, "binary code loading is not allowed");
+        return 2;
+    }
+    if (tc_lua.loadbuffer(L, chunk, n, name) != 0) {
+        tc_lua.pushnil(L);
+        tc_lua.insert(L, -2);
+        return 2;
+    }
+    return 1;
+}
+
+static int safe_loadstring(lua_State *L) {
+    size_t n = 0;
+    const char *s = tc_lua.tolstring(L, 1, &n);
+    if (!s) return tc_lua.argerror(L, 1, "string expected");
+    const char *name = tc_lua.type(L, 2) == TC_LUA_TSTRING ? tc_lua.tolstring(L, 2, NULL) : s;
+    return refuse_binary(L, s, n, name);
+}
+
+// load(f [, name]): the pieces f returns, joined, then loaded as loadstring would.
+static int safe_load(lua_State *L) {
+    tc_lua.checktype(L, 1, TC_LUA_TFUNCTION);
+    const char *name = tc_lua.type(L, 2) == TC_LUA_TSTRING ? tc_lua.tolstring(L, 2, NULL) : "=(load)";
+    int base = tc_lua.gettop(L);
+    int pieces = 0;
+    for (;;) {
+        tc_lua.pushvalue(L, 1);
+        tc_lua.call(L, 0, 1);
+        if (tc_lua.type(L, -1) == TC_LUA_TNIL) {
+            tc_lua.settop(L, -2);
+            break;
+        }
+        if (tc_lua.type(L, -1) != TC_LUA_TSTRING) return tc_lua.error_format(L, "reader function must return a string");
+        size_t len = 0;
+        tc_lua.tolstring(L, -1, &len);
+        if (len == 0) {
+            tc_lua.settop(L, -2);
+            break;
+        }
+        pieces++;
+        if (pieces > 1) {
+            tc_lua.concat(L, 2);
+            pieces = 1;
+        }
+    }
+    size_t n = 0;
+    const char *chunk = pieces ? tc_lua.tolstring(L, base + 1, &n) : "";
+    return refuse_binary(L, chunk, n, name);
+}
+
 void tc_lua_install_guards(lua_State *L) {
+    tc_lua.pushcclosure(L, safe_loadstring, 0);
+    tc_lua.setfield(L, TC_LUA_GLOBALSINDEX, "loadstring");
+    tc_lua.pushcclosure(L, safe_load, 0);
+    tc_lua.setfield(L, TC_LUA_GLOBALSINDEX, "load");
+    tc_lua.pushcclosure(L, safe_unpack, 0);
+    tc_lua.setfield(L, TC_LUA_GLOBALSINDEX, "unpack");
+    tc_lua.getfield(L, TC_LUA_GLOBALSINDEX, "bit");
+    if (tc_lua.type(L, -1) == TC_LUA_TTABLE) {
+        tc_lua.pushcclosure(L, safe_tohex, 0);
+        tc_lua.setfield(L, -2, "tohex");
+    }
+    tc_lua.settop(L, -2);
     static const char *const names[] = {"rawset", "setmetatable", NULL};
     for (int i = 0; names[i]; i++) {
         tc_lua.getfield(L, TC_LUA_GLOBALSINDEX, names[i]);

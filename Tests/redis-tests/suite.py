@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 
 # The units of Redis's suite for the command groups TagCache offers, and zset and pubsub, which
 # fail wholesale until their groups land (expected-failures.txt). A group that lands adds its
-# unit here (scripting, functions, bitops, hyperloglog, geo, type/stream, tracking, acl, dump,
+# unit here (bitops, hyperloglog, geo, type/stream, tracking, acl, dump,
 # sort...). unit/info, auth, limits, networking, obuf-limits, client-eviction and shutdown run
 # nothing against an external server (tagged external:skip).
 UNITS = [
@@ -39,7 +39,7 @@ UNITS = [
     "unit/info-command", "unit/other", "unit/quit", "unit/type/string", "unit/type/incr",
     "unit/type/list", "unit/type/list-2", "unit/type/list-3", "unit/type/set", "unit/type/hash",
     "unit/type/zset", "unit/multi", "unit/pubsub", "unit/introspection", "unit/introspection-2",
-    "unit/slowlog", "unit/lazyfree", "unit/querybuf",
+    "unit/slowlog", "unit/lazyfree", "unit/querybuf", "unit/scripting", "unit/functions",
 ]
 
 # Tags whose tests cannot apply to an external TagCache (the harness itself skips external:skip).

@@ -100,6 +100,8 @@ typedef struct tc_lua_api {
     int (*error_format)(lua_State *L, const char *fmt, ...);
     lua_Integer (*checkinteger)(lua_State *L, int narg);
     int (*argerror)(lua_State *L, int narg, const char *extramsg);
+    void (*checktype)(lua_State *L, int narg, int t);
+    lua_Integer (*optinteger)(lua_State *L, int narg, lua_Integer def);
     lua_CFunction open_base, open_table, open_string, open_math, open_debug;
     /// Debian's lua-cjson and lua-bitop modules, or NULL when not installed.
     lua_CFunction open_cjson, open_bit;
@@ -139,8 +141,10 @@ void tc_lua_set_globals_source(lua_State *L, int idx);
 /// nonexistent global variable" error (the load-time `redis` table of FUNCTION LOAD).
 void tc_lua_set_error_metatable(lua_State *L, int idx);
 /// Installs the globals Redis replaces: `rawset` and `setmetatable` that refuse read-only
-/// views, `pcall` that returns a redis.call error table's message, and math.random /
-/// math.randomseed on Redis's portable lrand48 (the same sequence on every platform).
+/// views, `pcall` that returns a redis.call error table's message, math.random /
+/// math.randomseed on Redis's portable lrand48 (the same sequence on every platform), and the
+/// fixes Redis's own Lua carries that Debian's lacks: `unpack` refusing a range too large for
+/// the stack ("too many results to unpack"; Debian's crashes), `bit.tohex` with INT_MIN digits.
 void tc_lua_install_guards(lua_State *L);
 /// Opens the libraries Redis's scripts see: base, table, string, math, debug (removed again
 /// after set-up), and cjson and bit when Debian's modules are installed.
