@@ -158,7 +158,7 @@ fi
 if wants python || wants reference; then
     python_ok || missing+=(python3 python3-venv)
 fi
-if wants swift || wants python || wants reference || wants redis-tests; then
+if wants swift || wants tsan || wants python || wants reference || wants redis-tests || wants fuzz || wants cli; then
     # Scripting's Lua 5.1 and the cjson / bit modules, opened by the server at run time.
     [[ -e /usr/lib/x86_64-linux-gnu/liblua5.1.so.0 || -e /usr/lib/aarch64-linux-gnu/liblua5.1.so.0 ]] || missing+=(liblua5.1-0)
     [[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so || -e /usr/lib/aarch64-linux-gnu/lua/5.1/cjson.so ]] || missing+=(lua-cjson)

@@ -74,11 +74,31 @@ int tc_lua_open(char *err, size_t errlen) {
     return 0;
 }
 
+// lua-heap-max: a state's allocations past it fail (Lua raises "not enough memory") while
+// Lua code runs under tc_lua_pcall_limited, never from Swift (a Swift callback, the hook, or
+// Swift preparing a call), whose Lua calls must not raise.
+static int64_t heap_limit = 0;
+static int limit_active = 0;
+
+void tc_lua_set_heap_limit(int64_t bytes) { heap_limit = bytes; }
+
+int tc_lua_pcall_limited(lua_State *L, int nargs, int nresults, int errfunc) {
+    int active = limit_active;
+    limit_active = 1;
+    int r = tc_lua.pcall(L, nargs, nresults, errfunc);
+    limit_active = active;
+    return r;
+}
+
 static void *tc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     int64_t *used = ud;
     if (nsize == 0) {
         if (ptr) *used -= (int64_t)osize;
         free(ptr);
+        return NULL;
+    }
+    if (heap_limit > 0 && limit_active && nsize > (ptr ? osize : 0)
+        && *used + (int64_t)nsize - (ptr ? (int64_t)osize : 0) > heap_limit) {
         return NULL;
     }
     void *p = realloc(ptr, nsize);
@@ -97,7 +117,10 @@ void tc_lua_set_swift(tc_lua_swift_fn fn) { swift_fn = fn; }
 static int swift_trampoline(lua_State *L) {
     void *context = tc_lua.touserdata(L, upvalueindex(1));
     int which = (int)tc_lua.tonumber(L, upvalueindex(2));
+    int active = limit_active;
+    limit_active = 0;
     int n = swift_fn(L, context, which);
+    limit_active = active;
     if (n < 0) return tc_lua.error(L);
     return n;
 }
@@ -476,7 +499,10 @@ static tc_lua_interrupt_fn interrupt_fn;
 
 static void count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
+    int active = limit_active;
+    limit_active = 0;
     int stop = interrupt_fn ? interrupt_fn(L) : 0;
+    limit_active = active;
     if (!stop) return;
     // Keep interrupting at every line, so a pcall in the script cannot swallow the kill.
     tc_lua.sethook(L, count_hook, TC_LUA_MASKLINE, 0);

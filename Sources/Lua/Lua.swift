@@ -13,6 +13,10 @@ public enum LuaLibrary {
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
 
+    /// The most bytes one Lua state may allocate while its code runs (0: no limit); past it
+    /// the script fails with "not enough memory".
+    public static func setHeapLimit(_ bytes: Int) { tc_lua_set_heap_limit(Int64(bytes)) }
+
     /// Whether Debian's lua-cjson and lua-bitop modules were found.
     public static var hasCJSON: Bool { unavailableReason == nil && tc_lua_has_cjson() != 0 }
     public static var hasBit: Bool { unavailableReason == nil && tc_lua_has_bit() != 0 }
@@ -126,8 +130,9 @@ public struct LuaState {
         }
     }
     /// Calls the function below nargs arguments; false with the (handled) error on the stack.
+    /// The heap limit (LuaLibrary.setHeapLimit) holds for the Lua code it runs.
     public func pcall(arguments: Int32, results: Int32, handler: Int32) -> Bool {
-        tc_lua_pcall(L, arguments, results, handler) == 0
+        tc_lua_pcall_limited(L, arguments, results, handler) == 0
     }
 
     /// Bytes the Lua heap holds (lua_gc COUNT, COUNTB).

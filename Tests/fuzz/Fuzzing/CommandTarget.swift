@@ -53,7 +53,8 @@ public final class CommandTarget {
 
     static func makeServer() -> TagCacheServer {
         let config = Config()
-        for (name, value) in [("shards", "4"), ("loglevel", "nothing"), ("enable-debug-command", "yes")] {
+        for (name, value) in [("shards", "4"), ("loglevel", "nothing"), ("enable-debug-command", "yes"),
+                              ("busy-reply-threshold", "100")] {
             _ = config.set(name, value, atStartup: true)
         }
         return TagCacheServer(config: config)
@@ -74,6 +75,9 @@ public final class CommandTarget {
         let context = CommandContext(keyspace: server.keyspace, reply: ReplyWriter(), client: client, table: table,
                                      server: server, counters: counters)
         context.maxStringLength = Self.maxStringLength
+        // A script past busy-reply-threshold is stopped at its next hook: the target has no
+        // other clients to serve meanwhile, and an endless script would hang the input.
+        context.serveWhileBusy = { [server] in server.scripts.stopForShutdown() }
         let c = Connection(context)
         client.deliverWhenUnblocked = { [weak c] bytes in c?.delivered.append(bytes) }
         return c
