@@ -220,10 +220,17 @@ def parse(output, unit, curfile, timeout):
     return finished, hung
 
 
+# The harness listens for its test client on the first free port of the 32 below --baseport
+# (21079 by default): two suites on one machine (two CI checkouts) took the same one and one
+# lost its unit. Each suite process starts its own search elsewhere.
+HARNESS_BASEPORT = 12000 + (os.getpid() % 480) * 64
+
+
 def harness_command(args, unit, port, skipfile):
     tags = " ".join(f"-{tag}" for tag in EXCLUDED_TAGS)
     only = [a for name in args.only for a in ("--only", name)]
     return ["tclsh", "tests/test_helper.tcl", "--host", "127.0.0.1", "--port", str(port),
+            "--baseport", str(HARNESS_BASEPORT), "--portcount", "32",
             "--single", unit, "--durable", "--clients", "1", "--tags", tags,
             "--ignore-encoding", "--ignore-digest", "--timeout", str(args.timeout),
             "--skipfile", str(skipfile), *only]
