@@ -492,6 +492,7 @@ void tc_lua_open_libraries(lua_State *L) {
     open_library(L, tc_lua.open_debug, "debug");
     if (tc_lua.open_cjson) open_module_as_global(L, tc_lua.open_cjson, "cjson");
     if (tc_lua.open_bit) open_module_as_global(L, tc_lua.open_bit, "bit");
+    tc_lua_open_own_libraries(L);
     tc_lua.settop(L, 0);
 }
 

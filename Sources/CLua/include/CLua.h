@@ -152,8 +152,10 @@ void tc_lua_set_error_metatable(lua_State *L, int idx);
 /// the stack ("too many results to unpack"; Debian's crashes), `bit.tohex` with INT_MIN digits.
 void tc_lua_install_guards(lua_State *L);
 /// Opens the libraries Redis's scripts see: base, table, string, math, debug (removed again
-/// after set-up), and cjson and bit when Debian's modules are installed.
+/// after set-up), cjson and bit when Debian's modules are installed, cmsgpack and struct.
 void tc_lua_open_libraries(lua_State *L);
+/// cmsgpack and struct as Redis's scripts know them (libraries.c).
+void tc_lua_open_own_libraries(lua_State *L);
 
 /// The count hook for long scripts: every `count` instructions Lua calls `interrupt(L)`; 1
 /// raises Redis's "Script killed by user with SCRIPT KILL..." error, 2 "FUNCTION LOAD timeout"
