@@ -74,7 +74,7 @@ int tc_lua_open(char *err, size_t errlen) {
     return 0;
 }
 
-// lua-heap-max: a state's allocations past it fail (Lua raises "not enough memory") while
+// script-heap-max: a state's allocations past it fail (Lua raises "not enough memory") while
 // Lua code runs under tc_lua_pcall_limited, never from Swift (a Swift callback, the hook, or
 // Swift preparing a call), whose Lua calls must not raise.
 static int64_t heap_limit = 0;

@@ -24,7 +24,7 @@ extension Directive.Integer {
     public static let countReplyMaxBytes = Self("count-reply-max-bytes", .memory(min: 0, max: UInt64(Int.max)),
                                                 String(CountedReply.defaultMaxBytes),
                                                 "largest reply whose length the request sets, not the data (SRANDMEMBER, HRANDFIELD with a negative count; COMMAND INFO/DOCS names); 0 = no limit")
-    public static let luaHeapMax = Self("lua-heap-max", .memory(min: 0, max: UInt64(Int.max)), "268435456",
+    public static let scriptHeapMax = Self("script-heap-max", .memory(min: 0, max: UInt64(Int.max)), "268435456",
                                         "most memory one Lua state (scripts, functions) may allocate while a script runs; past it the script fails with not enough memory; 0 = no limit")
     public static let hz = Self("hz", .clampedInteger(min: 0, max: Int(Int32.max), lo: 1, hi: 500), "10",
                                 "background task frequency (active expiry, timeouts)")
@@ -67,7 +67,7 @@ public final class Config: Sendable {
         Directive.Integer.databases, Directive.Integer.shards, Directive.Integer.eventLoops, Directive.Integer.maxclients,
         Directive.Integer.timeout, Directive.Integer.tcpKeepalive, Directive.Integer.protoMaxBulkLen,
         Directive.Integer.protoMaxMultibulkLen, Directive.Integer.clientQueryBufferLimit,
-        Directive.Integer.clientOutputBackpressure, Directive.Integer.countReplyMaxBytes, Directive.Integer.luaHeapMax,
+        Directive.Integer.clientOutputBackpressure, Directive.Integer.countReplyMaxBytes, Directive.Integer.scriptHeapMax,
         Directive.Text.loglevel,
         Directive.Text.logfile, Directive.Integer.hz, Directive.Text.enableDebugCommand, Directive.Text.pidfile,
         Directive.Integer.maxmemory, Directive.Text.maxmemoryPolicy,

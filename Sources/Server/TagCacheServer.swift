@@ -89,7 +89,7 @@ public final class TagCacheServer: @unchecked Sendable {
         if next.prefixSeparator != previous.prefixSeparator { prefixStats.reset() }
         applyStatsConfig(next)
         scripts.busyThresholdMs.store(config[.busyReplyThreshold], ordering: .relaxed)
-        ScriptEngine.setHeapLimit(config[.luaHeapMax])
+        ScriptEngine.setHeapLimit(config[.scriptHeapMax])
         keyspace.configureEviction(maxmemory: config[.maxmemory],
                                    policy: EvictionPolicy(rawValue: config[.maxmemoryPolicy]) ?? .noeviction,
                                    samples: config[.maxmemorySamples],

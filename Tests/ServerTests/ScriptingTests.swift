@@ -153,17 +153,17 @@ final class ScriptingTests: XCTestCase {
         XCTAssertFalse(p.isRunning, "SHUTDOWN NOSAVE ends a server whose script cannot be killed")
     }
 
-    /// lua-heap-max stops a script that allocates without bound; the server and the next
+    /// script-heap-max stops a script that allocates without bound; the server and the next
     /// scripts go on.
     func testLuaHeapMaxStopsAGreedyScript() throws {
-        let s = try TestServer(["lua-heap-max": "8mb"])
+        let s = try TestServer(["script-heap-max": "8mb"])
         defer { s.stop() }
         let c = try s.client()
         let greedy = try c.command("EVAL", "local t = {} for i = 1, 1000000 do t[i] = string.rep('x', 100) .. i end return #t", "0")
         XCTAssertTrue(greedy.hasPrefix("-ERR Error running script ") && greedy.hasSuffix(", not enough memory\r\n"), greedy.debugDescription)
         assertReply(try c.command("EVAL", "return #KEYS[1]", "1", String(repeating: "k", count: 100_000)), ":100000\r\n",
                     "arguments are not counted against the limit")
-        assertReply(try c.command("CONFIG", "SET", "lua-heap-max", "0"), "+OK\r\n")
+        assertReply(try c.command("CONFIG", "SET", "script-heap-max", "0"), "+OK\r\n")
         assertReply(try c.command("EVAL", "return #string.rep('x', 10000000)", "0"), ":10000000\r\n")
     }
 

@@ -117,7 +117,7 @@ int tc_lua_open(char *err, size_t errlen);
 static inline int tc_lua_has_cjson(void) { return tc_lua.open_cjson != NULL; }
 static inline int tc_lua_has_bit(void) { return tc_lua.open_bit != NULL; }
 
-/// The most bytes a state may allocate while Lua code runs (0: no limit; lua-heap-max).
+/// The most bytes a state may allocate while Lua code runs (0: no limit; script-heap-max).
 void tc_lua_set_heap_limit(int64_t bytes);
 /// lua_pcall with the heap limit in force for the Lua code it runs.
 int tc_lua_pcall_limited(lua_State *L, int nargs, int nresults, int errfunc);

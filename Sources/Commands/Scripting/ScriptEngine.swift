@@ -211,7 +211,7 @@ public final class ScriptEngine: Sendable {
         return .success(sha)
     }
 
-    /// lua-heap-max: the most a Lua state may allocate while a script runs (0: no limit). One
+    /// script-heap-max: the most a Lua state may allocate while a script runs (0: no limit). One
     /// limit for the process (every server in it shares liblua's one allocator setting).
     public static func setHeapLimit(_ bytes: Int) { LuaLibrary.setHeapLimit(bytes) }
 
