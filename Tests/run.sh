@@ -186,16 +186,19 @@ done
 
 # ---- python environments ---------------------------------------------------------------------
 # One virtualenv per redis-py major version; each has hiredis too, and the tests choose the
-# parser per test. A venv is rebuilt only when its package list changes (rm -rf .venv to refresh).
+# parser per test, and the libraries built on Redis scripts that test_script_clients.py uses
+# (limits, aiocache, fastapi-cache2 with jinja2, which it imports). A venv is rebuilt only when
+# its package list changes (rm -rf .venv to refresh).
+SCRIPT_CLIENTS="limits aiocache fastapi-cache2 jinja2"
 VENV_SPECS=(
-    "redis5|redis>=5,<6 hiredis pytest prometheus_client"
-    "redis8|redis>=8,<9 hiredis pytest prometheus_client"
+    "redis5|redis>=5,<6 hiredis pytest prometheus_client $SCRIPT_CLIENTS"
+    "redis8|redis>=8,<9 hiredis pytest prometheus_client $SCRIPT_CLIENTS"
 )
 VENV_TRIED_APT=""
 make_venv() {
     local name=$1 spec=$2 dir="$ROOT/.venv/$1"
     if [[ -x "$dir/bin/python" && "$(cat "$dir/.tagcache-spec" 2>/dev/null)" == "$spec" ]] &&
-        "$dir/bin/python" -c 'import redis, hiredis, pytest, prometheus_client' 2>/dev/null; then
+        "$dir/bin/python" -c 'import redis, hiredis, pytest, prometheus_client, limits, aiocache, fastapi_cache' 2>/dev/null; then
         return 0
     fi
     echo "creating .venv/$name: $spec"
