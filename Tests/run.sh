@@ -151,6 +151,10 @@ fi
 if wants cli || wants reference; then
     # redis-cli's argument hints as a person types (smoke.sh drives an interactive redis-cli).
     command -v tmux >/dev/null || missing+=(tmux)
+    # Other languages' clients running scripts (smoke.sh).
+    ruby -e 'require "redis"' 2>/dev/null || missing+=(ruby-redis)
+    php -r 'exit(class_exists("Redis") ? 0 : 1);' 2>/dev/null || missing+=(php-cli php-redis)
+    [[ -d /usr/share/nodejs/redis ]] && command -v node >/dev/null || missing+=(node-redis)
 fi
 if wants reference; then
     command -v redis-server >/dev/null || missing+=(redis-server)

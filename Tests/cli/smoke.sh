@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # redis-cli against a running server: one-shot commands with their exact output, RESP3
 # (-3), inline commands over a raw socket, --pipe mass insertion of 100,000 SETs, --pipe
-# with MULTI/EXEC blocks, and --scan --pattern over 4,000 keys.
+# with MULTI/EXEC blocks, --scan --pattern over 4,000 keys, and EVAL from ruby-redis,
+# phpredis and node-redis.
 #
 #   TAGCACHE_TEST_PORT=6379 bash Tests/cli/smoke.sh      (Tests/run.sh sets the port)
 #
@@ -299,6 +300,43 @@ else
     fail "redis-cli hints SET's arguments as you type" "tmux installed" "tmux not found (apt-get install tmux)"
 fi
 
-cli del smoke:k smoke:n smoke:a smoke:b smoke:text smoke:bin smoke:sp smoke:f smoke:inline smoke:nl >/dev/null
+# Scripts from other languages' clients (Debian's ruby-redis, php-redis, node-redis; Tests/run.sh
+# installs them): EVAL with keys and arguments, SCRIPT LOAD then EVALSHA, the key read back.
+# check_client NAME EXPECTED PROGRAM ARGS...: the program's whole output must equal EXPECTED.
+check_client() {
+    local name=$1 want=$2 prog=$3
+    shift 3
+    if ! command -v "$prog" >/dev/null; then
+        fail "$name" "$prog installed" "$prog not found (Tests/run.sh installs it)"
+        return
+    fi
+    local got
+    got=$(H=$HOST P=$PORT NODE_PATH=/usr/share/nodejs timeout 30 "$prog" "$@" 2>&1)
+    if [[ "$got" == "$want" ]]; then pass "$name"; else fail "$name" "$want" "$got"; fi
+}
+check_client "ruby-redis eval, evalsha" $'OK\nviasha\nruby' ruby -e '
+    require "redis"
+    r = Redis.new(host: ENV["H"], port: ENV["P"].to_i)
+    puts r.eval("return redis.call(\"SET\", KEYS[1], ARGV[1])", keys: ["smoke:rb"], argv: ["ruby"])
+    puts r.evalsha(r.script(:load, "return ARGV[1]"), argv: ["viasha"])
+    puts r.get("smoke:rb")'
+check_client "phpredis eval, evalSha" $'1\nviasha\nphp' php -r '
+    $r = new Redis();
+    $r->connect(getenv("H"), (int)getenv("P"));
+    echo $r->eval("return redis.call(\"SET\", KEYS[1], ARGV[1])", ["smoke:php", "php"], 1), "\n";
+    echo $r->evalSha($r->script("load", "return ARGV[1]"), ["viasha"], 0), "\n";
+    echo $r->get("smoke:php"), "\n";'
+check_client "node-redis eval, evalSha" $'OK\nviasha\nnode' node -e '
+    const { createClient } = require("redis");
+    (async () => {
+        const c = createClient({ socket: { host: process.env.H, port: +process.env.P } });
+        await c.connect();
+        console.log(await c.eval("return redis.call(\"SET\", KEYS[1], ARGV[1])", { keys: ["smoke:node"], arguments: ["node"] }));
+        console.log(await c.evalSha(await c.scriptLoad("return ARGV[1]"), { arguments: ["viasha"] }));
+        console.log(await c.get("smoke:node"));
+        await c.quit();
+    })().catch((e) => { console.error(String(e)); process.exit(1); });'
+
+cli del smoke:k smoke:n smoke:a smoke:b smoke:text smoke:bin smoke:sp smoke:f smoke:inline smoke:nl smoke:rb smoke:php smoke:node >/dev/null
 echo "cli smoke: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
