@@ -16,8 +16,6 @@ final class CommandDocsTests: XCTestCase {
         "client|unpause": "not offered yet",
         "client|reply": "not offered yet",
         "client|unblock": "not offered yet",
-        "function|dump": "not offered yet: Redis's RDB serialization comes with DUMP/RESTORE (issue 19)",
-        "function|restore": "not offered yet: Redis's RDB serialization comes with DUMP/RESTORE (issue 19)",
     ]
 
     func testEveryDescriptionMatchesRedis() throws {

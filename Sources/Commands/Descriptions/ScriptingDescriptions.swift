@@ -129,6 +129,15 @@ extension CommandDescription {
             .init("library-name", .string),
         ])
 
+    static let functionDump = CommandDescription(
+        "function|dump", arity: 2,
+        flags: [.noscript],
+        acl: [.scripting],
+        summary: "Dump all functions into a serialized binary payload",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(N) where N is the number of functions")
+
     static let functionFlush = CommandDescription(
         "function|flush", arity: -2,
         flags: [.write, .noscript],
@@ -190,6 +199,24 @@ extension CommandDescription {
         arguments: [
             .init("replace", .pureToken, token: "REPLACE", flags: [.optional]),
             .init("function-code", .string),
+        ])
+
+    static let functionRestore = CommandDescription(
+        "function|restore", arity: -3,
+        flags: [.write, .denyoom, .noscript],
+        acl: [.scripting],
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+        summary: "Restore all the functions on the given payload",
+        since: "7.0.0",
+        group: .scripting,
+        complexity: "O(N) where N is the number of functions on the payload",
+        arguments: [
+            .init("serialized-value", .string),
+            .init("policy", .oneof, flags: [.optional], [
+                .init("flush", .pureToken, token: "FLUSH"),
+                .init("append", .pureToken, token: "APPEND"),
+                .init("replace", .pureToken, token: "REPLACE"),
+            ]),
         ])
 
     static let functionStats = CommandDescription(

@@ -3,7 +3,7 @@ import RESP
 import Store
 
 /// FCALL, FCALL_RO and FUNCTION (Redis 7.0's functions.c), on the functions engine's own Lua
-/// state. FUNCTION DUMP and RESTORE are not offered yet.
+/// state.
 public enum FunctionCommands {
     public static let all: [CommandSpec] = [
         CommandSpec(.fcall) { ctx, args in fcall(ctx, args, readOnly: false) },
@@ -15,6 +15,8 @@ public enum FunctionCommands {
             CommandSpec(.functionFlush, flush),
             CommandSpec(.functionStats, stats),
             CommandSpec(.functionKill, kill),
+            CommandSpec(.functionDump, dump),
+            CommandSpec(.functionRestore, restore),
             CommandSpec(.functionHelp) { ctx, _ in ConnectionCommands.help(ctx, helpLines) },
         ]),
     ]
@@ -95,70 +97,172 @@ public enum FunctionCommands {
             return
         }
         let code = Array(args[i])
-        guard code.count >= 2, code[0] == 35, code[1] == 33 else {
-            ctx.reply.error("ERR Missing library metadata")
-            return
-        }
-        guard let newline = code.firstIndex(of: 10), let parts = ScriptFlags.splitArguments(code[0..<newline]), !parts.isEmpty else {
-            ctx.reply.error("ERR Invalid library metadata")
-            return
-        }
-        let engineName = String(parts[0].dropFirst(2))
-        var name: String?
-        for p in parts.dropFirst() {
-            if p.lowercased().hasPrefix("name=") {
-                if name != nil {
-                    ctx.reply.error("ERR Invalid metadata value, name argument was given multiple times")
-                    return
-                }
-                name = String(p.dropFirst(5))
-                continue
-            }
-            ctx.reply.error("ERR Invalid metadata value given: \(p)")
-            return
-        }
-        guard let name else {
-            ctx.reply.error("ERR Library name was not given")
-            return
-        }
-        guard validName(name) else {
-            ctx.reply.error(invalidName)
-            return
-        }
-        guard engineName.lowercased() == "lua" else {
-            ctx.reply.error("ERR Engine '\(engineName)' not found")
-            return
-        }
         let result: Result<String, ScriptError> = engine.lock.withLock { s in
-            let old = s.functions.library(name)
-            if old != nil && !replace { return .failure(ScriptError("ERR Library '\(name)' already exists")) }
             guard let vm = engine.functionVM(s) else { return .failure(ScriptError(engine.unavailable ?? "ERR scripting is unavailable")) }
-            switch vm.loadLibrary(code[newline...]) {
-            case let .failure(e):
-                return .failure(e)
-            case let .success(fns):
-                if fns.isEmpty { return .failure(ScriptError("ERR No functions registered")) }
-                for f in fns {
-                    if let at = s.functions.byName[f.name.lowercased()], at.library != old {
-                        vm.release(fns)
-                        return .failure(ScriptError("ERR Function \(f.name) already exists"))
-                    }
-                }
-                if let o = old {
-                    vm.release(s.functions.libraries[o].functions)
-                    s.functions.libraries.remove(at: o)
-                }
-                s.functions.libraries.append(FunctionLibrary(name: name, code: code, functions: fns))
-                s.functions.rebuildIndex()
-                engine.publish(s)
-                return .success(name)
-            }
+            defer { engine.publish(s) }
+            return createLibrary(code, replace: replace, in: &s.functions, vm: vm)
         }
         switch result {
         case let .success(n): ctx.reply.bulk(string: n)
         case let .failure(e): ctx.reply.error(e.message)
         }
     }
+
+    /// functionsCreateWithLibraryCtx: reads the library's metadata, runs its code, and links it
+    /// into `registry` (replacing a library of the same name when `replace`). Returns its name.
+    static func createLibrary(_ code: [UInt8], replace: Bool, in registry: inout FunctionRegistry,
+                              vm: ScriptVM) -> Result<String, ScriptError> {
+        guard code.count >= 2, code[0] == 35, code[1] == 33 else { return .failure(ScriptError("ERR Missing library metadata")) }
+        guard let newline = code.firstIndex(of: 10), let parts = ScriptFlags.splitArguments(code[0..<newline]), !parts.isEmpty else {
+            return .failure(ScriptError("ERR Invalid library metadata"))
+        }
+        let engineName = String(parts[0].dropFirst(2))
+        var name: String?
+        for p in parts.dropFirst() {
+            if p.lowercased().hasPrefix("name=") {
+                if name != nil { return .failure(ScriptError("ERR Invalid metadata value, name argument was given multiple times")) }
+                name = String(p.dropFirst(5))
+                continue
+            }
+            return .failure(ScriptError("ERR Invalid metadata value given: \(p)"))
+        }
+        guard let name else { return .failure(ScriptError("ERR Library name was not given")) }
+        guard validName(name) else { return .failure(ScriptError(invalidName)) }
+        guard engineName.lowercased() == "lua" else { return .failure(ScriptError("ERR Engine '\(engineName)' not found")) }
+        let old = registry.library(name)
+        if old != nil && !replace { return .failure(ScriptError("ERR Library '\(name)' already exists")) }
+        switch vm.loadLibrary(code[newline...]) {
+        case let .failure(e):
+            return .failure(e)
+        case let .success(fns):
+            if fns.isEmpty { return .failure(ScriptError("ERR No functions registered")) }
+            for f in fns {
+                if let at = registry.byName[f.name.lowercased()], at.library != old {
+                    vm.release(fns)
+                    return .failure(ScriptError("ERR Function \(f.name) already exists"))
+                }
+            }
+            if let o = old {
+                vm.release(registry.libraries[o].functions)
+                registry.libraries.remove(at: o)
+            }
+            registry.libraries.append(FunctionLibrary(name: name, code: code, functions: fns))
+            registry.rebuildIndex()
+            return .success(name)
+        }
+    }
+
+    /// FUNCTION DUMP: every library's code in Redis's serialization (FUNCTION RESTORE reads it
+    /// here and in Redis 7.0).
+    static func dump(_ ctx: CommandContext, _ args: Arguments) {
+        let libraries = ctx.server.scripts.lock.withLock { $0.functions.libraries }
+        var payload: [UInt8] = []
+        for lib in libraries {
+            payload.append(RDBPayload.functionOpcode)
+            RDBPayload.appendString(lib.code, to: &payload)
+        }
+        RDBPayload.appendFooter(to: &payload)
+        ctx.reply.bulk(payload)
+    }
+
+    /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all of the payload's libraries or none.
+    static func restore(_ ctx: CommandContext, _ args: Arguments) {
+        if args.count > 4 {
+            ctx.reply.error("ERR unknown subcommand or wrong number of arguments for '\(Dispatcher.truncate(args[1].string, 128))'. Try FUNCTION HELP.")
+            return
+        }
+        enum Policy { case append, replace, flush }
+        var policy = Policy.append
+        if args.count == 4 {
+            let p = args[3].cString
+            if p.equalsIgnoringCase("append") { policy = .append }
+            else if p.equalsIgnoringCase("replace") { policy = .replace }
+            else if p.equalsIgnoringCase("flush") { policy = .flush }
+            else {
+                ctx.reply.error("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+                return
+            }
+        }
+        let data = Array(args[2])
+        guard RDBPayload.verify(data) else {
+            ctx.reply.error("ERR DUMP payload version or checksum are wrong")
+            return
+        }
+        var codes: [[UInt8]] = []
+        var pos = 0
+        while data.count - pos > 10 {
+            let type = data[pos]
+            pos += 1
+            if type != RDBPayload.functionOpcode && type != RDBPayload.oldFunctionOpcode {
+                ctx.reply.error("ERR given type is not a function")
+                return
+            }
+            if type == RDBPayload.oldFunctionOpcode {
+                // 7.0's release candidates: name, engine, an optional description, the code.
+                guard let name = RDBPayload.readString(data, &pos) else { return fail(ctx, "ERR Failed loading library name") }
+                guard let engine = RDBPayload.readString(data, &pos) else { return fail(ctx, "ERR Failed loading engine name") }
+                guard let (hasDescription, _) = RDBPayload.readLength(data, &pos) else {
+                    return fail(ctx, "ERR Failed loading library description indicator")
+                }
+                if hasDescription != 0 && RDBPayload.readString(data, &pos) == nil { return fail(ctx, "ERR Failed loading library description") }
+                guard let blob = RDBPayload.readString(data, &pos) else { return fail(ctx, "ERR Failed loading library blob") }
+                codes.append(Array("#!".utf8) + engine + Array(" name=".utf8) + name + [10] + blob)
+            } else {
+                guard let code = RDBPayload.readString(data, &pos) else { return fail(ctx, "ERR Failed loading library payload") }
+                codes.append(code)
+            }
+        }
+        let engine = ctx.server.scripts
+        if let u = engine.unavailable {
+            ctx.reply.error(u)
+            return
+        }
+        let error: String? = engine.lock.withLock { s in
+            guard let vm = engine.functionVM(s) else { return engine.unavailable }
+            var restored = FunctionRegistry()
+            for code in codes {
+                if case let .failure(e) = createLibrary(code, replace: false, in: &restored, vm: vm) {
+                    for lib in restored.libraries { vm.release(lib.functions) }
+                    return e.message
+                }
+            }
+            defer { engine.publish(s) }
+            if policy == .flush {
+                for lib in s.functions.libraries { vm.release(lib.functions) }
+                s.functions = restored
+                return nil
+            }
+            // libraryJoin: a library already there fails the restore unless REPLACE; no function
+            // may collide with one of the libraries that stay.
+            var replaced = Set<Int>()
+            for lib in restored.libraries {
+                guard let at = s.functions.library(lib.name) else { continue }
+                if policy != .replace {
+                    for l in restored.libraries { vm.release(l.functions) }
+                    return "ERR Library \(lib.name) already exists"
+                }
+                replaced.insert(at)
+            }
+            for lib in restored.libraries {
+                for f in lib.functions {
+                    if let at = s.functions.byName[f.name.lowercased()], !replaced.contains(at.library) {
+                        for l in restored.libraries { vm.release(l.functions) }
+                        return "ERR Function \(f.name) already exists"
+                    }
+                }
+            }
+            for at in replaced.sorted(by: >) {
+                vm.release(s.functions.libraries[at].functions)
+                s.functions.libraries.remove(at: at)
+            }
+            s.functions.libraries += restored.libraries
+            s.functions.rebuildIndex()
+            return nil
+        }
+        if let error { ctx.reply.error(error) } else { ctx.reply.ok() }
+    }
+
+    private static func fail(_ ctx: CommandContext, _ message: String) { ctx.reply.error(message) }
 
     static func list(_ ctx: CommandContext, _ args: Arguments) {
         var withCode = false
@@ -303,7 +407,7 @@ public enum FunctionCommands {
         ctx.reply.ok()
     }
 
-    /// Redis's help, without DUMP and RESTORE (not offered yet).
+    /// Redis's help.
     static let helpLines = [
         "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "LOAD [REPLACE] <FUNCTION CODE>",
@@ -333,6 +437,16 @@ public enum FunctionCommands {
         "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
         "    * ASYNC: Asynchronously flush the libraries.",
         "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
         "HELP",
         "    Prints this help.",
     ]
