@@ -17,6 +17,7 @@ for 1,000,000 keys (with and without a TTL), and the time from process start to 
 Needs redis-server, redis-benchmark and redis-cli (apt-get install redis-server redis-tools).
 """
 import argparse
+import hashlib
 import os
 import platform
 import re
@@ -95,9 +96,18 @@ class Server:
 # Workloads redis-benchmark has no test for, run as its custom commands (every __rand_int__ is
 # drawn on its own, so the 10 keys differ).
 TEN_KEYS = " ".join("key:__rand_int__" for _ in range(10))
+# Scripts run by EVALSHA (loaded with SCRIPT LOAD on both servers before each run): a one-key
+# GET, and a SET and EXPIRE of one key (redis-py Lock's and rate limiters' shape).
+SCRIPTS = {
+    "evalsha_get": "return redis.call('GET', KEYS[1])",
+    "evalsha_set": "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('EXPIRE', KEYS[1], 100)",
+}
 CUSTOM = {
     "mget": ["MGET"] + TEN_KEYS.split(),
     "del": ["DEL"] + TEN_KEYS.split(),
+    "evalsha_get": ["EVALSHA", hashlib.sha1(SCRIPTS["evalsha_get"].encode()).hexdigest(), "1", "key:__rand_int__"],
+    "evalsha_set": ["EVALSHA", hashlib.sha1(SCRIPTS["evalsha_set"].encode()).hexdigest(), "1", "key:__rand_int__",
+                    "v" * 32],
 }
 # EXEC of 5 commands: redis-benchmark sends one command at a time, so exec_load below drives it.
 EXEC_COMMANDS = [["SET", "tx:{i}:a", "v" * 32], ["SET", "tx:{i}:b", "v" * 32], ["GET", "tx:{i}:a"],
@@ -108,7 +118,17 @@ def client_prefix(args):
     return ["taskset", "-c", args.client_cpus] if args.pinned else []
 
 
+def load_script(port, test):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(resp("SCRIPT", "LOAD", SCRIPTS[test]))
+        reply = c.recv(4096)
+    if not reply.startswith(b"$40"):
+        raise RuntimeError(f"SCRIPT LOAD on port {port} answered {reply[:200]!r}")
+
+
 def redis_benchmark(port, test, clients, pipeline, requests, args):
+    if test in SCRIPTS:
+        load_script(port, test)
     cmd = client_prefix(args) + ["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", str(clients),
                                  "-P", str(pipeline), "-r", "100000", "-d", "32", "--csv"]
     cmd += CUSTOM[test] if test in CUSTOM else ["-t", test]
@@ -287,7 +307,8 @@ def main():
     ap.add_argument("--config", choices=sorted(CONFIGS), action="append",
                     help="throughput only at these client settings (P1: -c 50, P16: -c 50 -P 16, c1: -c 1)")
     ap.add_argument("--tests", default="set,get,incr,mset",
-                    help="redis-benchmark -t names, and mget / del (10 keys each) and exec (MULTI, 5 commands, EXEC)")
+                    help="redis-benchmark -t names, and mget / del (10 keys each), exec (MULTI, 5 commands, EXEC), "
+                         "evalsha_get (a one-key GET script) and evalsha_set (SET + EXPIRE of one key)")
     ap.add_argument("--pinned", action="store_true",
                     help="servers on --server-cpus, the client on --client-cpus (taskset)")
     ap.add_argument("--server-cpus", default="0")

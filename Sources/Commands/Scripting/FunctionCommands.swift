@@ -56,7 +56,7 @@ public enum FunctionCommands {
                 }
                 guard let vm = engine.functionVM(s) else { return }
                 let run = ScriptCommands.prepare(ctx, vm, flags: f.flags, readOnly: readOnly || f.flags.contains(.noWrites),
-                                                 outOfMemory: outOfMemory, name: f.name)
+                                                 outOfMemory: outOfMemory, name: .function(f.name))
                 run.isEval = false
                 let command = (0..<args.count).map { Array(args[$0]) }
                 engine.runningFunction.withLock { $0 = (f.name, command, run.startUs) }

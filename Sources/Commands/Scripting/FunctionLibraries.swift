@@ -112,18 +112,14 @@ extension ScriptVM {
     }
 
     /// Pushes a registered function's Lua function.
-    func pushFunction(_ f: LibraryFunction) {
-        lua.rawGet(LuaState.registryIndex, field: "tc_function_refs")
-        lua.rawGet(-1, index: f.ref)
-        lua.remove(-2)
-    }
+    func pushFunction(_ f: LibraryFunction) { lua.rawGet(Self.compiledSlot, index: f.ref) }
 
     /// Calls a function with its keys and arguments tables, replying to the caller.
     func runFunction(_ run: ScriptRun, _ f: LibraryFunction, keys args: Arguments, from first: Int, count numkeys: Int) {
         let lua = self.lua
         let base = lua.top
         defer { lua.setTop(base) }
-        lua.rawGet(LuaState.registryIndex, field: "tc_error_handler")
+        lua.pushValue(Self.handlerSlot)
         pushFunction(f)
         pushArray(args, first, first + numkeys)
         pushArray(args, first + numkeys, args.count)

@@ -55,3 +55,39 @@ enum SHA1 {
 
     static func hex(_ data: [UInt8]) -> [UInt8] { data.withUnsafeBufferPointer { hex($0) } }
 }
+
+/// A script's name in the cache: its SHA-1 as 40 lower-case hex digits, held as five words
+/// (hashing five words, not forty bytes one by one, on every EVALSHA).
+struct ScriptSHA: Hashable {
+    let a: UInt64, b: UInt64, c: UInt64, d: UInt64, e: UInt64
+
+    /// The digits given (any case; Redis compares them ignoring case), or nil unless 40 bytes.
+    init?(_ hex: UnsafeBufferPointer<UInt8>) {
+        guard hex.count == 40 else { return nil }
+        func word(_ at: Int) -> UInt64 {
+            var w: UInt64 = 0
+            for i in 0..<8 {
+                var c = hex[at + i]
+                if c >= 65 && c <= 90 { c |= 0x20 }
+                w = w << 8 | UInt64(c)
+            }
+            return w
+        }
+        (a, b, c, d, e) = (word(0), word(8), word(16), word(24), word(32))
+    }
+
+    init?(_ hex: [UInt8]) {
+        guard let s = hex.withUnsafeBufferPointer({ ScriptSHA($0) }) else { return nil }
+        self = s
+    }
+
+    /// The 40 digits.
+    var hex: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(40)
+        for w in [a, b, c, d, e] {
+            for i in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: w >> UInt64(i))) }
+        }
+        return out
+    }
+}

@@ -21,9 +21,6 @@ public enum ScriptCommands {
 
     static let noScript = "NOSCRIPT No matching script. Please use EVAL."
 
-    /// A SHA-1 argument in lower case (the cache's keys; Redis compares them ignoring case).
-    static func lowercased(_ b: Bytes) -> [UInt8] { b.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 } }
-
     static func eval(_ ctx: CommandContext, _ args: Arguments, bySHA: Bool, readOnly: Bool) {
         if bySHA && args[1].count != 40 {
             ctx.reply.error(noScript)
@@ -49,7 +46,10 @@ public enum ScriptCommands {
         let outOfMemory = ctx.keyspace.maxmemory.load(ordering: .relaxed) != 0 && ctx.keyspace.evictIfNeeded() == .failed
         ctx.withAllShards {
             engine.lock.withLock { s in
-                let sha = bySHA ? lowercased(args[1]) : SHA1.hex(args[1])
+                guard let sha = bySHA ? ScriptSHA(args[1]) : ScriptSHA(SHA1.hex(args[1])) else {
+                    ctx.reply.error(noScript)
+                    return
+                }
                 if s.scripts[sha] == nil {
                     if bySHA {
                         ctx.reply.error(noScript)
@@ -73,9 +73,9 @@ public enum ScriptCommands {
                     }
                 }
                 let run = prepare(ctx, vm, flags: flags, readOnly: readOnly || (!flags.contains(.evalCompat) && flags.contains(.noWrites)),
-                                  outOfMemory: outOfMemory, name: String(decoding: sha, as: UTF8.self))
+                                  outOfMemory: outOfMemory, name: .sha(sha))
                 let mark = ctx.counters.errorMark
-                vm.runEval(run, function: "f_" + String(decoding: sha, as: UTF8.self), keys: args, from: 3, count: numkeys)
+                vm.runEval(run, script: script.ref, keys: args, from: 3, count: numkeys)
                 ctx.counters.errorMark = mark
                 engine.publish(s)
             }
@@ -85,7 +85,7 @@ public enum ScriptCommands {
     /// The run of a script for the caller: its client's context set to the caller's database,
     /// RESP2, and the caller's error counting.
     static func prepare(_ ctx: CommandContext, _ vm: ScriptVM, flags: ScriptFlags, readOnly: Bool, outOfMemory: Bool,
-                        name: String) -> ScriptRun {
+                        name: ScriptRun.Name) -> ScriptRun {
         let sc = vm.scriptContext(for: ctx)
         sc.client.db = ctx.client.db
         sc.reply.protocolVersion = 2
@@ -103,14 +103,16 @@ public enum ScriptCommands {
             return
         }
         switch engine.lock.withLock({ engine.load($0, Array(args[2])) }) {
-        case let .success(sha): ctx.reply.bulk(sha)
+        case let .success(sha): ctx.reply.bulk(sha.hex)
         case let .failure(e): ctx.reply.error(e.message)
         }
     }
 
     static func exists(_ ctx: CommandContext, _ args: Arguments) {
         let engine = ctx.server.scripts
-        let found: [Bool] = engine.lock.withLock { s in (2..<args.count).map { s.scripts[lowercased(args[$0])] != nil } }
+        let found: [Bool] = engine.lock.withLock { s in
+            (2..<args.count).map { i in ScriptSHA(args[i]).map { s.scripts[$0] != nil } ?? false }
+        }
         ctx.reply.array(found.count)
         for f in found { ctx.reply.integer(f ? 1 : 0) }
     }

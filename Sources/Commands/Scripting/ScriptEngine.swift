@@ -102,10 +102,11 @@ struct ScriptError: Error {
     init(_ m: String) { message = m }
 }
 
-/// One cached EVAL script.
+/// One cached EVAL script: its code, flags, and where its compiled function is in the VM.
 struct CachedScript {
     let body: [UInt8]
     let flags: ScriptFlags
+    let ref: Int32
 }
 
 /// Lua scripting for the whole server: one Lua state, the script cache, and the script that
@@ -191,9 +192,9 @@ public final class ScriptEngine: Sendable {
         return v
     }
 
-    /// Adds a script to the cache (compiling it); returns its SHA-1 hex, or the error reply.
-    func load(_ s: ScriptState, _ body: [UInt8], sha knownSHA: [UInt8]? = nil) -> Result<[UInt8], ScriptError> {
-        let sha = knownSHA ?? SHA1.hex(body)
+    /// Adds a script to the cache (compiling it); returns its SHA-1, or the error reply.
+    func load(_ s: ScriptState, _ body: [UInt8], sha knownSHA: ScriptSHA? = nil) -> Result<ScriptSHA, ScriptError> {
+        let sha = knownSHA ?? ScriptSHA(SHA1.hex(body))!
         if s.scripts[sha] != nil { return .success(sha) }
         let flags: ScriptFlags
         let shebang: Int
@@ -202,10 +203,12 @@ public final class ScriptEngine: Sendable {
         case let .failure(e): return .failure(e)
         }
         guard let vm = vm(s) else { return .failure(ScriptError(unavailable ?? "ERR scripting is unavailable")) }
-        if let err = vm.compile(body, skipping: shebang, as: "f_" + String(decoding: sha, as: UTF8.self)) {
-            return .failure(ScriptError("ERR Error compiling script (new function): \(err)"))
+        switch vm.compile(body, skipping: shebang) {
+        case let .failure(err):
+            return .failure(ScriptError("ERR Error compiling script (new function): \(err.message)"))
+        case let .success(ref):
+            s.scripts[sha] = CachedScript(body: body, flags: flags, ref: ref)
         }
-        s.scripts[sha] = CachedScript(body: body, flags: flags)
         s.scriptBytes += body.count + 40 + 64
         publish(s)
         return .success(sha)
@@ -239,7 +242,6 @@ final class ScriptState {
     /// The functions engine's Lua state and its libraries.
     var functionVM: ScriptVM?
     var functions = FunctionRegistry()
-    /// By SHA-1 hex (lower case).
-    var scripts: [[UInt8]: CachedScript] = [:]
+    var scripts: [ScriptSHA: CachedScript] = [:]
     var scriptBytes = 0
 }

@@ -14,7 +14,18 @@ final class ScriptRun {
     /// Over maxmemory when the script started (its first write is refused).
     let outOfMemory: Bool
     /// The script's name in errors: the SHA-1 of an EVAL, the function's name for FCALL.
-    let name: String
+    enum Name {
+        case sha(ScriptSHA)
+        case function(String)
+
+        var text: String {
+            switch self {
+            case let .sha(s): String(decoding: s.hex, as: UTF8.self)
+            case let .function(f): f
+            }
+        }
+    }
+    let name: Name
     var wroteSomething = false
     /// EVAL (SCRIPT KILL stops it) rather than FCALL (FUNCTION KILL).
     var isEval = true
@@ -22,7 +33,7 @@ final class ScriptRun {
     let startUs = monotonicUs()
     var busy = false
 
-    init(caller: CommandContext, ctx: CommandContext, flags: ScriptFlags, readOnly: Bool, outOfMemory: Bool, name: String) {
+    init(caller: CommandContext, ctx: CommandContext, flags: ScriptFlags, readOnly: Bool, outOfMemory: Bool, name: Name) {
         self.caller = caller
         self.ctx = ctx
         self.flags = flags
@@ -183,6 +194,15 @@ final class ScriptVM {
         vm.protectGlobals()
         lua.setTop(0)
         if forFunctions { setUpLoadAPI(version: version) }
+        // The slots every call uses (globalsSlot, handlerSlot, compiledSlot).
+        lua.rawGet(LuaState.registryIndex, field: "tc_globals")
+        if forFunctions {
+            lua.rawGet(LuaState.registryIndex, field: "tc_error_handler")
+            lua.rawGet(LuaState.registryIndex, field: "tc_function_refs")
+        } else {
+            lua.rawGet(Self.globalsSlot, field: "__redis__err__handler")
+            lua.newTable()
+        }
     }
 
     /// redis.log, the LOG_* levels and REDIS_VERSION(_NUM), into the table on top.
@@ -201,8 +221,12 @@ final class ScriptVM {
         lua.rawSet(-2, field: "REDIS_VERSION")
     }
 
-    /// Compiles a script body into the registry under `name`; returns Lua's error, or nil.
-    func compile(_ body: [UInt8], skipping shebang: Int, as name: String) -> String? {
+    /// The stack slots kept for the state's life (set up last in init): the real globals, the
+    /// error handler, and the table of compiled scripts (EVAL) or registered functions.
+    static let globalsSlot: Int32 = 1, handlerSlot: Int32 = 2, compiledSlot: Int32 = 3
+
+    /// Compiles a script body; returns where it is kept (compiledSlot[ref]), or Lua's error.
+    func compile(_ body: [UInt8], skipping shebang: Int) -> Result<Int32, ScriptError> {
         let lua = self.lua
         let ok = body.withUnsafeBufferPointer { b in
             lua.load(UnsafeBufferPointer(rebasing: b[shebang...]), name: "@user_script")
@@ -210,10 +234,11 @@ final class ScriptVM {
         if !ok {
             let message = lua.toString(-1) ?? ""
             lua.pop()
-            return message
+            return .failure(ScriptError(message))
         }
-        lua.rawSet(LuaState.registryIndex, field: name)
-        return nil
+        nextRef += 1
+        lua.rawSet(Self.compiledSlot, index: nextRef)
+        return .success(nextRef)
     }
 
     /// The script client's context for the caller's event loop.
@@ -231,23 +256,19 @@ final class ScriptVM {
 
     // MARK: running a script
 
-    /// Runs the compiled function `name` (in the registry) with KEYS and ARGV set, writing its
-    /// result (or error) to the caller's reply. The caller holds every shard lock.
-    func runEval(_ run: ScriptRun, function name: String, keys: Arguments, from first: Int, count numkeys: Int) {
+    /// Runs compiled script `ref` with KEYS and ARGV set, writing its result (or error) to the
+    /// caller's reply. The caller holds every shard lock.
+    func runEval(_ run: ScriptRun, script ref: Int32, keys: Arguments, from first: Int, count numkeys: Int) {
         let lua = self.lua
         let base = lua.top
         defer { lua.setTop(base) }
-        globals()
-        lua.rawGet(-1, field: "__redis__err__handler")
-        lua.remove(-2)
-        lua.rawGet(LuaState.registryIndex, field: name)
         // KEYS and ARGV are globals of EVAL's scripts.
-        globals()
         pushArray(keys, first, first + numkeys)
-        lua.rawSet(-2, field: "KEYS")
+        lua.rawSet(Self.globalsSlot, field: "KEYS")
         pushArray(keys, first + numkeys, keys.count)
-        lua.rawSet(-2, field: "ARGV")
-        lua.pop()
+        lua.rawSet(Self.globalsSlot, field: "ARGV")
+        lua.pushValue(Self.handlerSlot)
+        lua.rawGet(Self.compiledSlot, index: ref)
         execute(run, arguments: 0)
     }
 
@@ -270,7 +291,7 @@ final class ScriptVM {
         if ok {
             ScriptReplies.reply(lua, to: reply, scriptResp: run.ctx.reply.protocolVersion)
         } else {
-            ScriptReplies.replyError(lua, to: reply, script: run.name)
+            ScriptReplies.replyError(lua, to: reply, script: run.name.text)
         }
         lua.pop()
         run.ctx.reply.protocolVersion = 2
@@ -294,7 +315,7 @@ final class ScriptVM {
             run.busy = true
             run.caller.server.scriptLog(level: 3, "Slow script detected: still in execution after \(elapsed) milliseconds. "
                 + "You can try killing the script using the \(run.isEval ? "SCRIPT KILL" : "FUNCTION KILL") command. "
-                + "Script name is: \(run.name).")
+                + "Script name is: \(run.name.text).")
             run.caller.keyspace.busyScript.store(run.isEval ? 1 : 2, ordering: .relaxed)
         }
         run.caller.serveWhileBusy?()
@@ -314,7 +335,7 @@ final class ScriptVM {
     }
 
     /// Pushes the real globals table (the sandbox's globals read through it).
-    func globals() { lua.rawGet(LuaState.registryIndex, field: "tc_globals") }
+    func globals() { lua.pushValue(Self.globalsSlot) }
 
     func pushArray(_ args: Arguments, _ from: Int, _ to: Int) {
         let lua = self.lua
