@@ -77,6 +77,32 @@ public final class CommandContext {
         }
     }
 
+    /// Set by a connection while it runs one read's pipelined requests: a script then keeps the
+    /// lock on every shard it takes until endBatch, so sixteen pipelined EVALSHAs lock and
+    /// unlock the 64 shards once, not sixteen times (128 mutex operations were most of a small
+    /// script's cost). Holding longer is only ever safer; the locks are recursive, so the
+    /// batch's other commands lock as usual.
+    public var batching = false
+    private var batchHoldsAllShards = false
+
+    /// Runs a script's body with every shard locked (see `batching`).
+    public func withScriptShards<R>(_ body: () -> R) -> R {
+        if holdsAllShards || batchHoldsAllShards { return body() }
+        if !batching || holdsShardLocks { return withAllShards(body) }
+        keyspace.lockAll()
+        batchHoldsAllShards = true
+        return body()
+    }
+
+    /// The batch is over: gives back the shards a script kept.
+    @inline(__always)
+    public func endBatch() {
+        if batchHoldsAllShards {
+            batchHoldsAllShards = false
+            keyspace.unlockAll()
+        }
+    }
+
     /// Locks all shards (unless EXEC already holds them) for whole-keyspace commands.
     public func withAllShards<R>(_ body: () -> R) -> R {
         if holdsAllShards { return body() }

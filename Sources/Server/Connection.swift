@@ -155,6 +155,11 @@ final class Connection {
     /// Runs every complete request in the input buffer (stops when backpressure applies).
     func processInput() {
         borrowOutputBlock()
+        context.batching = true
+        defer {
+            context.batching = false
+            context.endBatch()
+        }
         let limit = loop.settings.outputBackpressure
         let keyspace = context.keyspace
         let clock = keyspace.clock

@@ -28,7 +28,7 @@ public enum FunctionCommands {
             return
         }
         let outOfMemory = ctx.keyspace.maxmemory.load(ordering: .relaxed) != 0 && ctx.keyspace.evictIfNeeded() == .failed
-        ctx.withAllShards {
+        ctx.withScriptShards {
             engine.lock.withLock { s in
                 guard let f = s.functions.function(args[1].string) else {
                     ctx.reply.error("ERR Function not found")

@@ -44,7 +44,7 @@ public enum ScriptCommands {
             return
         }
         let outOfMemory = ctx.keyspace.maxmemory.load(ordering: .relaxed) != 0 && ctx.keyspace.evictIfNeeded() == .failed
-        ctx.withAllShards {
+        ctx.withScriptShards {
             engine.lock.withLock { s in
                 guard let sha = bySHA ? ScriptSHA(args[1]) : ScriptSHA(SHA1.hex(args[1])) else {
                     ctx.reply.error(noScript)

@@ -50,7 +50,7 @@ final class ScriptVM {
     let vm: LuaVM
     var lua: LuaState { vm.state }
     private(set) var functions: LuaFunctionTable!
-    unowned let engine: ScriptEngine
+    unowned(unsafe) let engine: ScriptEngine // the engine owns this VM
     /// The running script (set for the duration of a call).
     var run: ScriptRun?
     /// The script client's context for each event loop's counters (scripts count their
