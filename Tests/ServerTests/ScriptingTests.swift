@@ -177,6 +177,41 @@ final class ScriptingTests: XCTestCase {
         assertReply(try c.command("EVAL", "return #string.rep('x', 10000000)", "0"), ":10000000\r\n")
     }
 
+    /// EVAL keeps at most 500 scripts (the least recently run goes first, as in Redis 7.4);
+    /// SCRIPT LOAD's stay.
+    func testEvalScriptCacheIsBounded() throws {
+        let s = try TestServer()
+        defer { s.stop() }
+        let c = try s.client()
+        let loaded = try c.command("SCRIPT", "LOAD", "return 'loaded'")
+        var request: [UInt8] = []
+        for i in 0..<600 { request += TestClient.encode(["EVAL", "return \(i)", "0"]) }
+        try c.send(raw: request)
+        for i in 0..<600 { assertReply(try c.readReplyText(), ":\(i)\r\n") }
+        XCTAssertTrue(try c.command("INFO", "memory").contains("number_of_cached_scripts:501\r\n"))
+        // The first 100 EVAL scripts are gone; the last ones and the loaded one are there.
+        let first = sha1Hex("return 0"), last = sha1Hex("return 599")
+        assertReply(try c.command("EVALSHA", first, "0"), "-NOSCRIPT No matching script. Please use EVAL.\r\n")
+        assertReply(try c.command("EVALSHA", last, "0"), ":599\r\n")
+        let sha = String(loaded.split(separator: "\r\n")[1])
+        assertReply(try c.command("EVALSHA", sha, "0"), "$6\r\nloaded\r\n")
+    }
+
+    /// SHA-1 hex of a script, as the server names it.
+    func sha1Hex(_ text: String) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sha1sum"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try? p.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try? input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(40))
+    }
+
     /// INFO shows the engine, the script cache and the Lua heap; SCRIPT FLUSH empties the cache.
     func testInfoShowsScriptsAndLuaMemory() throws {
         let s = try TestServer()

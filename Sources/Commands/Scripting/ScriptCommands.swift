@@ -55,12 +55,16 @@ public enum ScriptCommands {
                         ctx.reply.error(noScript)
                         return
                     }
-                    if case let .failure(e) = engine.load(s, Array(args[1]), sha: sha) {
+                    if case let .failure(e) = engine.load(s, Array(args[1]), sha: sha, byEval: true) {
                         ctx.reply.error(e.message)
                         return
                     }
                 }
                 guard let script = s.scripts[sha], let vm = engine.vm(s) else { return }
+                if script.byEval {
+                    s.evalTick &+= 1
+                    s.evalScripts[sha] = s.evalTick
+                }
                 let flags = script.flags
                 if !flags.contains(.evalCompat) {
                     if !flags.contains(.noWrites) && readOnly {

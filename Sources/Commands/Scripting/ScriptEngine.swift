@@ -107,6 +107,8 @@ struct CachedScript {
     let body: [UInt8]
     let flags: ScriptFlags
     let ref: Int32
+    /// Added by EVAL (evictable), not SCRIPT LOAD (kept until SCRIPT FLUSH).
+    var byEval: Bool
 }
 
 /// Lua scripting for the whole server: one Lua state, the script cache, and the script that
@@ -193,9 +195,16 @@ public final class ScriptEngine: Sendable {
     }
 
     /// Adds a script to the cache (compiling it); returns its SHA-1, or the error reply.
-    func load(_ s: ScriptState, _ body: [UInt8], sha knownSHA: ScriptSHA? = nil) -> Result<ScriptSHA, ScriptError> {
+    func load(_ s: ScriptState, _ body: [UInt8], sha knownSHA: ScriptSHA? = nil, byEval: Bool = false) -> Result<ScriptSHA, ScriptError> {
         let sha = knownSHA ?? ScriptSHA(SHA1.hex(body))!
-        if s.scripts[sha] != nil { return .success(sha) }
+        if s.scripts[sha] != nil {
+            // SCRIPT LOAD keeps a script EVAL added.
+            if !byEval && s.scripts[sha]!.byEval {
+                s.scripts[sha]!.byEval = false
+                s.evalScripts.removeValue(forKey: sha)
+            }
+            return .success(sha)
+        }
         let flags: ScriptFlags
         let shebang: Int
         switch ScriptFlags.parse(body) {
@@ -207,11 +216,30 @@ public final class ScriptEngine: Sendable {
         case let .failure(err):
             return .failure(ScriptError("ERR Error compiling script (new function): \(err.message)"))
         case let .success(ref):
-            s.scripts[sha] = CachedScript(body: body, flags: flags, ref: ref)
+            s.scripts[sha] = CachedScript(body: body, flags: flags, ref: ref, byEval: byEval)
         }
         s.scriptBytes += body.count + 40 + 64
+        if byEval {
+            s.evalTick &+= 1
+            s.evalScripts[sha] = s.evalTick
+            if s.evalScripts.count > ScriptEngine.maxEvalScripts { evictEvalScript(s, vm) }
+        }
         publish(s)
         return .success(sha)
+    }
+
+    /// The most scripts EVAL keeps compiled (as Redis 7.4 bounds them): beyond it the least
+    /// recently run one goes, so a client sending ever new script texts cannot grow the cache
+    /// without bound. Scripts SCRIPT LOAD added stay until SCRIPT FLUSH.
+    static let maxEvalScripts = 500
+
+    private func evictEvalScript(_ s: ScriptState, _ vm: ScriptVM) {
+        guard let (sha, _) = s.evalScripts.min(by: { $0.value < $1.value }), let script = s.scripts[sha] else { return }
+        s.evalScripts.removeValue(forKey: sha)
+        s.scripts.removeValue(forKey: sha)
+        s.scriptBytes -= script.body.count + 40 + 64
+        s.evictedScripts += 1
+        vm.release(compiled: script.ref)
     }
 
     /// script-heap-max: the most a Lua state may allocate while a script runs (0: no limit). One
@@ -227,6 +255,7 @@ public final class ScriptEngine: Sendable {
             let v = s.vm
             s.vm = nil
             s.scripts = [:]
+            s.evalScripts = [:]
             s.scriptBytes = 0
             publish(s)
             return v
@@ -243,5 +272,9 @@ final class ScriptState {
     var functionVM: ScriptVM?
     var functions = FunctionRegistry()
     var scripts: [ScriptSHA: CachedScript] = [:]
+    /// The scripts EVAL added, with when each last ran (for evicting the least recent).
+    var evalScripts: [ScriptSHA: UInt64] = [:]
+    var evalTick: UInt64 = 0
+    var evictedScripts = 0
     var scriptBytes = 0
 }

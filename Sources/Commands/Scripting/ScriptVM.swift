@@ -241,6 +241,12 @@ final class ScriptVM {
         return .success(nextRef)
     }
 
+    /// Drops a compiled script (evicted from the cache).
+    func release(compiled ref: Int32) {
+        lua.pushNil()
+        lua.rawSet(Self.compiledSlot, index: ref)
+    }
+
     /// The script client's context for the caller's event loop.
     func scriptContext(for caller: CommandContext) -> CommandContext {
         let id = ObjectIdentifier(caller.counters)
